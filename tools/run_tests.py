@@ -1,7 +1,7 @@
 """The whole test suite, as `make test` and `.ci/run` run it.
 
 1. checks: `nbdev-export` leaves cervix_fastai/ unchanged, `nbdev-clean` leaves nbs/ unchanged, README.md is in step
-   with nbs/index.ipynb, the console script starts;
+   with nbs/index.ipynb, the console scripts start;
 2. every notebook under nbs/ through `nbdev-test` (one process per notebook, `--workers` at a time);
 3. a closing line `N passed, N failed` over checks and notebooks. No notebook found is a failure."""
 import argparse, os, subprocess, sys, time
@@ -27,8 +27,9 @@ def checks():
     yield 'notebooks are nbdev-clean', changed_by([str(BIN/'nbdev-clean')], 'nbs', '*.ipynb')
     r = subprocess.run([sys.executable, 'tools/readme.py', '--check'], cwd=ROOT, capture_output=True, text=True)
     yield 'README.md in step with nbs/index.ipynb', [] if r.returncode == 0 else [r.stdout.strip()]
-    r = subprocess.run([str(BIN/'cervix-demo'), '--help'], cwd=ROOT, capture_output=True, text=True)
-    yield 'console script cervix-demo starts', [] if r.returncode == 0 and 'seed' in r.stdout else [r.stdout + r.stderr]
+    for script in ('cervix-demo', 'cervix-score'):
+        r = subprocess.run([str(BIN/script), '--help'], cwd=ROOT, capture_output=True, text=True)
+        yield f'console script {script} starts', [] if r.returncode == 0 and 'usage' in r.stdout else [r.stdout + r.stderr]
 
 def run_nb(nb, flags, env):
     t0 = time.perf_counter()
@@ -43,8 +44,9 @@ def main():
     ap.add_argument('--workers', type=int, default=2, help='notebooks run at once')
     ap.add_argument('nbs', nargs='*', help='only these notebooks (default: all under nbs/)')
     a = ap.parse_args()
-    passed = failed = 0
+    passed = failed = n_checks = 0
     for name, problems in checks():
+        n_checks += 1
         ok = not problems
         passed, failed = passed + ok, failed + (not ok)
         print(f"{'PASS' if ok else 'FAIL'}  check: {name}" + ('' if ok else '\n      ' + '\n      '.join(problems)), flush=True)
@@ -60,7 +62,7 @@ def main():
             passed, failed = passed + ok, failed + (not ok)
             print(f"{'PASS' if ok else 'FAIL'}  {nb.relative_to(ROOT)}  ({secs:.1f} s)", flush=True)
             if not ok: print(log[-6000:], flush=True)
-    print(f'{len(nbs)} notebooks and 4 checks in {time.perf_counter() - t0:.0f} s' + (f" (flags: {a.flags})" if a.flags else ''))
+    print(f'{len(nbs)} notebooks and {n_checks} checks in {time.perf_counter() - t0:.0f} s' + (f" (flags: {a.flags})" if a.flags else ''))
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed or not nbs else 0)
 
