@@ -12,7 +12,7 @@ on them). Each way runs `--repeats` times; the best run counts (least disturbed 
 """
 import argparse, tempfile, time, warnings
 from pathlib import Path
-import numpy as np, torch
+import torch
 from cervix_fastai.synth import make_synthetic_sipakmed
 from cervix_fastai.data import read_sipakmed, divide_dataset
 from cervix_fastai.train import fit_backbone

@@ -9,7 +9,7 @@ Prints the median images/s of each and the ratio fastai / plain.
 
     python bench/train_speed.py [--archs resnet18 resnet50] [--size 96] [--epochs 2] [--n-per-class 40]
 """
-import argparse, copy, tempfile, time, warnings
+import argparse, tempfile, time, warnings
 from pathlib import Path
 import torch, torch.nn.functional as F
 from fastai.callback.core import Callback
