@@ -3,8 +3,11 @@
 1. checks: `nbdev-export` leaves cervix_fastai/ unchanged, `nbdev-clean` leaves nbs/ unchanged, README.md is in step
    with nbs/index.ipynb, the console scripts start;
 2. every notebook under nbs/ through `nbdev-test` (one process per notebook, `--workers` at a time);
-3. a closing line `N passed, N failed` over checks and notebooks. No notebook found is a failure."""
-import argparse, os, subprocess, sys, time
+3. a closing line `N passed, N failed` over checks and notebooks. No notebook found is a failure.
+
+The notebooks write synthetic data sets, checkpoints and exports under `tempfile.mkdtemp()`: several GB per run.
+Each run gets its own TMPDIR, removed at the end, so repeated runs do not fill the disk."""
+import argparse, os, shutil, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -55,13 +58,16 @@ def main():
         print('FAIL  no notebook found under nbs/')
         failed += 1
     # Notebooks run side by side: keep each one's torch/BLAS threads to its share of the cores.
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // max(1, a.workers))))
+    tmp = tempfile.mkdtemp(prefix='cervix_tests_')
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // max(1, a.workers))), TMPDIR=tmp)
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max(1, a.workers)) as ex:
-        for nb, ok, secs, log in ex.map(lambda nb: run_nb(nb, a.flags, env), nbs):
-            passed, failed = passed + ok, failed + (not ok)
-            print(f"{'PASS' if ok else 'FAIL'}  {nb.relative_to(ROOT)}  ({secs:.1f} s)", flush=True)
-            if not ok: print(log[-6000:], flush=True)
+    try:
+        with ThreadPoolExecutor(max(1, a.workers)) as ex:
+            for nb, ok, secs, log in ex.map(lambda nb: run_nb(nb, a.flags, env), nbs):
+                passed, failed = passed + ok, failed + (not ok)
+                print(f"{'PASS' if ok else 'FAIL'}  {nb.relative_to(ROOT)}  ({secs:.1f} s)", flush=True)
+                if not ok: print(log[-6000:], flush=True)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
     print(f'{len(nbs)} notebooks and {n_checks} checks in {time.perf_counter() - t0:.0f} s' + (f" (flags: {a.flags})" if a.flags else ''))
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed or not nbs else 0)
