@@ -12,16 +12,19 @@ import pandas as pd
 from fastcore.script import call_parse, store_true
 import shutil
 from . import __version__
-from .data import read_sipakmed, divide_dataset, split_summary, check_no_leak, show_class_grid, DataError
+from .core import DataError, atomic_write
+from .data import read_sipakmed, divide_dataset, split_summary, check_no_leak, show_class_grid
 from .synth import make_synthetic_sipakmed
 from .inference import score_folder
 from .ensemble import fit_ensemble, ensemble_table
 from .gradcam import cam_grid
 
 # %% auto #0
-__all__ = ['run_demo', 'main']
+__all__ = ['SLIDE_IN_TREE', 'run_demo', 'main']
 
 # %% ../nbs/90_demo.ipynb #6ffa3a95
+SLIDE_IN_TREE = r'^([^/]+/\d+)_'  # a divided SIPaKMeD tree: <class>/<NNN>_<MM>.bmp, slide <class>/<NNN>
+
 def _claim_run_folder(out:Path):
     if out.exists() and any(out.iterdir()) and not (out/'demo.json').exists():
         raise DataError(f'{out} is not empty and is not a demo run folder; choose another --out')
@@ -35,6 +38,47 @@ def _md_table(df:pd.DataFrame) -> str:
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in [cols, ['---'] * len(cols)] + rows)
 
 # %% ../nbs/90_demo.ipynb #a05cc121
+def _demo_data(out:Path, n_per_class, seed, progress) -> tuple[pd.DataFrame, dict, str]:
+    "Write, read and divide the synthetic set; its split summary and class grid; what to report and the summary's start"
+    df = read_sipakmed(make_synthetic_sipakmed(out/'data', n_per_class=n_per_class, seed=seed, overwrite=True, progress=progress))
+    div = check_no_leak(divide_dataset(df, out/'divided', seed=seed, tree='symlink', overwrite=True))
+    summary = split_summary(div)
+    atomic_write(out/'split_summary.csv', summary.to_csv())
+    fig = show_class_grid(div[div.split == 'train'], n=8, seed=seed, title='Training split: 8 random cells per class')
+    atomic_write(out/'classes.png', lambda t: fig.savefig(t, dpi=80))
+    import matplotlib.pyplot as plt; plt.close(fig)
+    res = dict(version=__version__, seed=seed, cells=len(df), slides=int(df.group.nunique()), skipped=len(df.attrs['skipped']),
+               per_split={s: int((div.split == s).sum()) for s in ('train', 'valid', 'test')})
+    md = (f"# cervix_fastai demo\n\n{res['cells']} synthetic cells on {res['slides']} slides (seed {seed}), divided by slide "
+          f"into train/valid/test.\n\n{_md_table(summary)}\n\n![classes](classes.png)\n")
+    return div, res, md
+
+# %% ../nbs/90_demo.ipynb #7eda399d
+def _test_section(b, arch, out:Path, size, epochs, seed, pretrained, progress) -> tuple[dict, str]:
+    "Score the test folder with bundle `b`: what to report, and its part of the summary"
+    m = score_folder(b, out/'divided'/'test', out/'scores', groups=SLIDE_IN_TREE, progress=progress).attrs['metrics']
+    t = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ci_resamples', 'ece', 'ece_uncalibrated')}
+    md = (f"\n## {arch} on the test folder\n\n{arch} ({'ImageNet' if pretrained else 'from scratch'}, {size} px, {epochs} "
+          f"epochs, seed {seed}), exported as a safe bundle (`train/bundles/{arch}/`) and scored on the {t['n']} cells of "
+          f"`divided/test/` (slides never seen in training): accuracy **{t['accuracy']:.3f}** "
+          f"(95 % CI over {t['ci_resamples']}: {t['accuracy_ci95'][0]:.3f}–{t['accuracy_ci95'][1]:.3f}), macro F1 **{t['f1_macro']:.3f}** "
+          f"({t['f1_macro_ci95'][0]:.3f}–{t['f1_macro_ci95'][1]:.3f}); ECE {t['ece']:.3f} after temperature scaling "
+          f"(T = {b.temperature:.2f}; {t['ece_uncalibrated']:.3f} before). Predictions: `scores/predictions.csv`; "
+          f"report: `scores/report.md`, `scores/confusion.png`; training log: `train/{arch}/history.csv`.\n\n"
+          f"![confusion](scores/confusion.png)\n")
+    return dict(temperature=b.temperature, test=t), md
+
+def _ensemble_section(ens, div, out:Path, progress) -> tuple[dict, str]:
+    "Export and score the ensemble, and judge it on the test split: what to report, and its part of the summary"
+    ens.export(out/'ensemble')
+    score_folder(out/'ensemble', out/'divided'/'test', out/'scores_ensemble', groups=SLIDE_IN_TREE, progress=progress)
+    table = ensemble_table(ens, div)
+    md = (f"\n## Ensemble of {', '.join(ens.names)}\n\nWhole test split, members and votes (95 % bootstrap intervals over "
+          f"slides); vote weights fitted on the validation split: {dict(zip(ens.names, [round(w, 2) for w in ens.weights]))}. "
+          f"Bundles and recipe: `ensemble/`; its scores: `scores_ensemble/`.\n\n{_md_table(table.round(3))}\n")
+    return dict(ensemble={k: {'accuracy': r.accuracy, 'f1_macro': r.f1_macro} for k, r in table.iterrows()}), md
+
+# %% ../nbs/90_demo.ipynb #b07a18ba
 def run_demo(out='runs/demo', # run folder (created; replaced if it holds an earlier demo run)
              n_per_class=100, # synthetic cells per class
              seed=0, # one seed for the data, the division and training
@@ -46,56 +90,28 @@ def run_demo(out='runs/demo', # run folder (created; replaced if it holds an ear
              pretrained=False, # start from ImageNet weights
              weights=None, # offline ImageNet weights file
              progress=True,
+             threads=2, # torch CPU threads while training: results are identical run after run for the same count
             ) -> dict:
     "Run the demo into `out`; returns what it measured"
     out, t0 = Path(out), time.perf_counter()
     _claim_run_folder(out)
-    data = make_synthetic_sipakmed(out/'data', n_per_class=n_per_class, seed=seed, overwrite=True, progress=progress)
-    df = read_sipakmed(data)
-    div = check_no_leak(divide_dataset(df, out/'divided', seed=seed, tree='symlink', overwrite=True))
-    summary = split_summary(div)
-    summary.to_csv(out/'split_summary.csv')
-    fig = show_class_grid(div[div.split == 'train'], n=8, seed=seed, title='Training split: 8 random cells per class')
-    fig.savefig(out/'classes.png', dpi=80)
-    import matplotlib.pyplot as plt; plt.close(fig)
-    res = dict(version=__version__, seed=seed, cells=len(df), slides=int(df.group.nunique()), skipped=len(df.attrs['skipped']),
-               per_split={s: int((div.split == s).sum()) for s in ('train', 'valid', 'test')})
-    md = (f"# cervix_fastai demo\n\n{res['cells']} synthetic cells on {res['slides']} slides (seed {seed}), divided by slide "
-          f"into train/valid/test.\n\n{_md_table(summary)}\n\n![classes](classes.png)\n")
+    div, res, md = _demo_data(out, n_per_class, seed, progress)
     if arch:
         for d in ('train', 'ensemble', 'scores', 'scores_ensemble'): shutil.rmtree(out/d, ignore_errors=True)  # the demo's own
         archs = [arch] + [m for m in members if m != arch]
         ens = fit_ensemble(div, archs, out/'train', how='soft', epochs=epochs, lr=lr, size=size, bs=32, pretrained=pretrained,
-                           weights=weights, schedule='one_cycle', seed=seed, patience=epochs, quiet=not progress)
-        res['train'] = dict(archs=archs, size=size, epochs=epochs, lr=lr, pretrained=pretrained)
-        test_dir = out/'divided'/'test'
-        scores = score_folder(ens.members[0], test_dir, out/'scores', progress=progress)
-        m = scores.attrs['metrics']
-        res['temperature'] = ens.members[0].temperature
-        res['test'] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'ece_uncalibrated')}
-        t = res['test']
-        md += (f"\n## {arch} on the test folder\n\n{arch} ({'ImageNet' if pretrained else 'from scratch'}, {size} px, {epochs} "
-               f"epochs, seed {seed}), exported as a safe bundle (`train/bundles/{arch}/`) and scored on the {t['n']} cells of "
-               f"`divided/test/` (slides never seen in training): accuracy **{t['accuracy']:.3f}** "
-               f"(95 % CI {t['accuracy_ci95'][0]:.3f}–{t['accuracy_ci95'][1]:.3f}), macro F1 **{t['f1_macro']:.3f}** "
-               f"({t['f1_macro_ci95'][0]:.3f}–{t['f1_macro_ci95'][1]:.3f}); ECE {t['ece']:.3f} after temperature scaling "
-               f"(T = {res['temperature']:.2f}; {t['ece_uncalibrated']:.3f} before). Predictions: `scores/predictions.csv`; "
-               f"report: `scores/report.md`, `scores/confusion.png`; training log: `train/{arch}/history.csv`.\n\n"
-               f"![confusion](scores/confusion.png)\n")
-        if len(archs) > 1:
-            ens.export(out/'ensemble')
-            score_folder(out/'ensemble', test_dir, out/'scores_ensemble', progress=progress)
-            table = ensemble_table(ens, div)
-            res['ensemble'] = {k: {'accuracy': r.accuracy, 'f1_macro': r.f1_macro} for k, r in table.iterrows()}
-            md += (f"\n## Ensemble of {', '.join(archs)}\n\nWhole test split, members and votes (95 % bootstrap intervals); "
-                   f"vote weights fitted on the validation split: {dict(zip(archs, [round(w, 2) for w in ens.weights]))}. "
-                   f"Bundles and recipe: `ensemble/`; its scores: `scores_ensemble/`.\n\n{_md_table(table.round(3))}\n")
-        cam_grid(out/'ensemble' if len(archs) > 1 else ens.members[0].path, test_dir, n=3).savefig(out/'gradcam_grid.png', dpi=90)
+                           weights=weights, schedule='one_cycle', seed=seed, quiet=not progress, threads=threads)
+        res['train'] = dict(archs=archs, size=size, epochs=epochs, lr=lr, pretrained=pretrained, threads=threads)
+        for r, m in [_test_section(ens.members[0], arch, out, size, epochs, seed, pretrained, progress)] + (
+                [_ensemble_section(ens, div, out, progress)] if len(archs) > 1 else []):
+            res.update(r); md += m
+        grid = cam_grid(ens if len(archs) > 1 else ens.members[0], out/'divided'/'test', n=3)
+        atomic_write(out/'gradcam_grid.png', lambda t: grid.savefig(t, dpi=90))
         import matplotlib.pyplot as plt; plt.close('all')
         md += "\n## Grad-CAM\n\nWhere the model looked, per class, for cells it got right and wrong (`gradcam_grid.png`).\n\n![gradcam](gradcam_grid.png)\n"
     res['seconds'] = round(time.perf_counter() - t0, 2)
-    (out/'summary.md').write_text(md)
-    (out/'demo.json').write_text(json.dumps(res, indent=2))
+    atomic_write(out/'summary.md', md)
+    atomic_write(out/'demo.json', json.dumps(res, indent=2))
     return res
 
 # %% ../nbs/90_demo.ipynb #02895360
@@ -110,12 +126,13 @@ def main(out:str='runs/demo', # run folder
          lr:float=3e-3, # learning rate
          pretrained:store_true=False, # start from ImageNet weights (download)
          weights:str=None, # offline ImageNet weights file
+         threads:int=2, # torch CPU threads while training (the results depend on it)
         ):
     "Run the cervix_fastai demo on built-in synthetic data"
     import matplotlib; matplotlib.use('Agg')
     res = run_demo(out, n_per_class=n_per_class, seed=seed, arch=None if arch == 'none' else arch, size=size, epochs=epochs,
                    members=() if members == 'none' else tuple(m for m in members.split(',') if m),
-                   lr=lr, pretrained=pretrained or weights is not None, weights=weights)
+                   lr=lr, pretrained=pretrained or weights is not None, weights=weights, threads=threads)
     import re
     print(re.sub(r'!\[[^]]*\]\([^)]*\)', '', open(Path(out)/'summary.md').read()).strip())
     print(f"\n{res['cells']} cells in {res['seconds']} s; results in {Path(out).resolve()}")
