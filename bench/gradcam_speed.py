@@ -15,8 +15,8 @@ import argparse, time, warnings
 import numpy as np, torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from cervix_fastai.train import create_model
-from cervix_fastai.gradcam import gradcam, cam_layer
+from cervix_fastai.models import create_model, cam_layer_name
+from cervix_fastai.gradcam import gradcam
 
 def best_interleaved(fns:dict, repeats):
     "Best time of each function over `repeats` rounds, the functions taking turns in each round (after a warm-up round)"
@@ -35,7 +35,7 @@ def main():
     warnings.simplefilter('ignore')
     torch.manual_seed(0)
     model = create_model(a.arch, 5, pretrained=False).eval()
-    layer = cam_layer(model, a.arch)
+    layer = model.get_submodule(cam_layer_name(model, a.size, a.arch))
     x = torch.randn(a.bs, 3, a.size, a.size)
     with torch.no_grad(): targets = model(x).argmax(1)
     ref = GradCAM(model=model, target_layers=[layer])

@@ -1,6 +1,6 @@
 """Scoring speed, three ways on the same folder in one run:
 
-- per-image: the seed's way, `learn.predict(path)` once per image (the seed called it twice per image);
+- per-image: the original projects' way, `learn.predict(path)` once per image (they called it twice per image);
 - score_folder: cervix_fastai's batched scoring from a bundle (decode + resize + batching overlapped with compute);
 - bare loop: `model.eval()` under `no_grad` over preloaded, already resized and normalised tensors, at the best of
   batch sizes 1, 4, 16, 32 and 64: the compute floor.
@@ -16,7 +16,8 @@ import torch
 from cervix_fastai.synth import make_synthetic_sipakmed
 from cervix_fastai.data import read_sipakmed, divide_dataset
 from cervix_fastai.train import fit_backbone
-from cervix_fastai.inference import export_bundle, load_bundle, score_folder, auto_bs, _Prep
+from cervix_fastai.inference import export_bundle, load_bundle, score_folder
+from cervix_fastai.predictor import auto_bs
 
 def best_rate(fn, n, repeats):
     times = []
@@ -51,8 +52,7 @@ def main():
         # warm up each path
         for f in files[:2]: learn.predict(str(f))
         score_folder(b, files[0], progress=False)
-        prep, (mean, std) = _Prep(size), (torch.tensor(s).view(1, 3, 1, 1) for s in b.stats)
-        X = (torch.stack([prep(str(f)) for f in files]).float() / 255 - mean) / std
+        X = b.normalize(torch.stack([b.prepare(str(f)) for f in files]))
         def per_image():
             for f in files: learn.predict(str(f))
         def scored(): score_folder(b, src, bs=a.bs, progress=False)  # bs None: auto_bs

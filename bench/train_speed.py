@@ -16,7 +16,8 @@ from fastai.callback.core import Callback
 from cervix_fastai.synth import make_synthetic_sipakmed
 from cervix_fastai.data import read_sipakmed, divide_dataset
 import statistics
-from cervix_fastai.train import fit_backbone, create_model
+from cervix_fastai.train import fit_backbone
+from cervix_fastai.models import create_model
 
 class TrainTimer(Callback):
     "Wall time of the training phase of each epoch"

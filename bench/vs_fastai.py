@@ -42,12 +42,14 @@ def scores(probs, targs, vocab):
 def run_ours(df, a, tmp):
     run_dir = tmp/'ours'
     t0 = time.perf_counter()
-    res = fit_backbone(df, a.arch, size=a.size, epochs=a.epochs, pretrained=False, run_dir=run_dir, seed=a.seed, quiet=True)
+    kw = {} if a.lr is None else dict(lr=a.lr)  # --lr: a fixed rate instead of the default's learning-rate finder
+    res = fit_backbone(df, a.arch, size=a.size, epochs=a.epochs, pretrained=False, run_dir=run_dir, seed=a.seed, quiet=True, **kw)
     secs = time.perf_counter() - t0
     learn = getattr(res, 'learn', res)
-    probs, targs = split_preds(res, df, 'test')
+    # counted before predicting: get_preds resets the Recorder's values
     hist = run_dir/'history.csv'  # one row per epoch over all phases (EpochLog)
     epochs = sum(1 for _ in hist.open()) - 1 if hist.exists() else len(learn.recorder.values)
+    probs, targs = split_preds(res, df, 'test')
     return scores(probs, targs, list(learn.dls.vocab)), epochs, secs
 
 def run_fastai(df, a):
@@ -62,10 +64,10 @@ def run_fastai(df, a):
     dls = dblock.dataloaders(rows[rows.split.isin(['train', 'valid'])], bs=32, num_workers=0)
     learn = vision_learner(dls, arch, pretrained=False, metrics=accuracy)
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(a.epochs, 3e-3)
-    secs = time.perf_counter() - t0
+    secs, epochs = time.perf_counter() - t0, len(learn.recorder.values)  # before get_preds, which resets them
     dl = learn.dls.test_dl(rows[rows.split == 'test'], with_labels=True)
     with learn.no_bar(): probs, targs = learn.get_preds(dl=dl)
-    return scores(probs.numpy(), targs.numpy(), list(learn.dls.vocab)), len(learn.recorder.values), secs
+    return scores(probs.numpy(), targs.numpy(), list(learn.dls.vocab)), epochs, secs
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,10 +76,12 @@ def main():
     ap.add_argument('--arch', default='resnet18', help='a torchvision model name (and a cervix_fastai backbone)')
     ap.add_argument('--only', choices=['ours', 'fastai', 'both'], default='both')
     ap.add_argument('--seed', type=int, default=0, help='division and training seed')
+    ap.add_argument('--lr', type=float, default=None, help='ours: a fixed learning rate (default: fit_backbone\'s own choice)')
+    ap.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     ap.add_argument('--data', type=Path, default=ROOT.parent/'shared'/'data'/'herlev', help='the Herlev folder')
     a = ap.parse_args()
     warnings.simplefilter('ignore')
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     df = divide_dataset(read_herlev(a.data), fracs=(0.6, 0.2, 0.2), seed=a.seed)
     n = df.split.value_counts()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; Herlev {len(df)} cells "

@@ -224,7 +224,7 @@ def _gap(N, T, w):
     "Squared shortfall of part counts `N` from targets `T`, per class as a share of the class, plus part sizes"
     return (((N - T) * w) ** 2).sum() + (((N.sum(1) - T.sum(1)) * w.mean()) ** 2).sum()
 
-# %% ../nbs/01_data.ipynb #b8cac6eb
+# %% ../nbs/01_data.ipynb #da31b6d1
 def assign_groups(labels, # class of each row
                   groups, # group (slide) of each row
                   fracs, # target share of each part, e.g. (0.6, 0.2, 0.2)
@@ -354,7 +354,7 @@ def grouped_kfold(df:pd.DataFrame, # manifest with `label` and `group`
     out = df.assign(fold=assign_groups(df.label, df.group, [1] * k, seed=seed))
     return check_no_leak(out, 'fold')
 
-# %% ../nbs/01_data.ipynb #9572f7c5
+# %% ../nbs/01_data.ipynb #03ec17ec
 def read_split_tree(root, # a folder with `train/`, `valid/` and maybe `test/`, each holding class folders
                    ) -> pd.DataFrame:
     "Manifest of a `train/valid[/test]/<class>/` tree (no slide information: each image is its own group)"

@@ -53,7 +53,7 @@ def _demo_data(out:Path, n_per_class, seed, progress) -> tuple[pd.DataFrame, dic
           f"into train/valid/test.\n\n{_md_table(summary)}\n\n![classes](classes.png)\n")
     return div, res, md
 
-# %% ../nbs/90_demo.ipynb #7eda399d
+# %% ../nbs/90_demo.ipynb #949963f5
 def _test_section(b, arch, out:Path, size, epochs, seed, pretrained, progress) -> tuple[dict, str]:
     "Score the test folder with bundle `b`: what to report, and its part of the summary"
     m = score_folder(b, out/'divided'/'test', out/'scores', groups=SLIDE_IN_TREE, progress=progress).attrs['metrics']
@@ -78,7 +78,7 @@ def _ensemble_section(ens, div, out:Path, progress) -> tuple[dict, str]:
           f"Bundles and recipe: `ensemble/`; its scores: `scores_ensemble/`.\n\n{_md_table(table.round(3))}\n")
     return dict(ensemble={k: {'accuracy': r.accuracy, 'f1_macro': r.f1_macro} for k, r in table.iterrows()}), md
 
-# %% ../nbs/90_demo.ipynb #b07a18ba
+# %% ../nbs/90_demo.ipynb #fec8e1e0
 def run_demo(out='runs/demo', # run folder (created; replaced if it holds an earlier demo run)
              n_per_class=100, # synthetic cells per class
              seed=0, # one seed for the data, the division and training

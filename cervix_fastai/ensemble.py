@@ -63,7 +63,7 @@ def fit_ensemble(df:pd.DataFrame, # divided manifest
     ens.how = how
     return ens
 
-# %% ../nbs/11_ensemble.ipynb #abb33d71
+# %% ../nbs/11_ensemble.ipynb #879e30d2
 def ensemble_table(model, # an `Ensemble`, any predictor, or a folder
                    df:pd.DataFrame, # divided manifest
                    split='test', n_boot=1000) -> pd.DataFrame:

@@ -125,7 +125,7 @@ def plot_confusion(m:dict, title=''):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #ed4e6166
+# %% ../nbs/08_evaluate.ipynb #ee60f45c
 def plot_history(history):
     "Losses and validation metrics per epoch from a `history.csv` (path or DataFrame)"
     import matplotlib.pyplot as plt
@@ -140,7 +140,7 @@ def plot_history(history):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #1a14dd54
+# %% ../nbs/08_evaluate.ipynb #b937b7c8
 def plot_roc(probs, targs, vocab):
     "One-vs-rest ROC curve per class"
     import matplotlib.pyplot as plt
@@ -153,7 +153,7 @@ def plot_roc(probs, targs, vocab):
     ax.set_xlabel('false positive rate'); ax.set_ylabel('true positive rate'); ax.legend(fontsize=7)
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #efff39d9
+# %% ../nbs/08_evaluate.ipynb #93a94ce5
 def plot_reliability(probs, targs, n_bins=15, label=None, ax=None):
     "Reliability diagram: accuracy per confidence bin against the diagonal"
     import matplotlib.pyplot as plt
@@ -184,7 +184,7 @@ def _report_md(m:dict, figs:dict, title:str, binary) -> str:
     lines += [''] + [f'![{n[:-4]}]({n})' for n in figs]
     return '\n'.join(lines) + '\n'
 
-# %% ../nbs/08_evaluate.ipynb #ab95bdae
+# %% ../nbs/08_evaluate.ipynb #28619a82
 def report(probs, targs, vocab, out, # where to write (created)
            history=None, # a `history.csv` to plot
            binary:dict|None=None, # class → group mapping for a roll-up

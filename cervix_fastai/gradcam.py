@@ -102,7 +102,7 @@ def cam_files(model, # any predictor, bundle or ensemble folder, Learner, or `nn
                 names=[m.name for m in p.members] + (['mean'] if len(per) > 1 else []),
                 skipped=[(str(f), e) for f, k, e in zip(files, ok, errs) if not k])
 
-# %% ../nbs/12_gradcam.ipynb #966e5229
+# %% ../nbs/12_gradcam.ipynb #3a0b48d2
 def cam_grid(model, src, # predictor (or folder), and a folder of class folders
              n=3, # cells per class and outcome (right, wrong)
              alpha=0.4, seed=0,
@@ -132,7 +132,7 @@ def cam_grid(model, src, # predictor (or folder), and a folder of class folders
     fig.tight_layout()
     return fig
 
-# %% ../nbs/12_gradcam.ipynb #eae6c14f
+# %% ../nbs/12_gradcam.ipynb #ddc31515
 def save_cams(model, src, out, alpha=0.4,
               res:dict|None=None, # `cam_files` of `src`, when already computed
              ) -> list[Path]:
@@ -149,7 +149,7 @@ def save_cams(model, src, out, alpha=0.4,
         written.append(atomic_write(dest, _write))
     return written
 
-# %% ../nbs/12_gradcam.ipynb #edee7a73
+# %% ../nbs/12_gradcam.ipynb #cc7424c9
 def mask_as_fed(m:ModelPredictor, # the predictor whose input the mask must match
                 mask:np.ndarray, # boolean (H, W) mask of the original image
                ) -> np.ndarray:

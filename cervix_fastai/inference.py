@@ -17,7 +17,7 @@ from .predictor import as_predictor, load_bundle, set_temperature, export_bundle
 # %% auto #0
 __all__ = ['find_images', 'score_folder', 'calibrate', 'score_main']
 
-# %% ../nbs/10_inference.ipynb #568413fa
+# %% ../nbs/10_inference.ipynb #efc2f206
 def find_images(src) -> tuple[list[Path], list[str|None]]:
     "Image files of `src` (an image, a flat folder or class sub-folders) and their label (None when unknown)"
     src = Path(src)
@@ -43,7 +43,7 @@ def _groups(files, src, groups):
         return [m.group(1) if m.groups() else m.group(0) for m in ms]
     return [groups[str(f)] for f in files]
 
-# %% ../nbs/10_inference.ipynb #f46dec9d
+# %% ../nbs/10_inference.ipynb #124730d4
 def _predictions(files, labels, ok, errs, probs, vocab) -> tuple[pd.DataFrame, pd.DataFrame]:
     "One row per readable file (path, label, pred, prob, p_<class>...), and one per skipped file with its error"
     df = pd.DataFrame({'path': [str(f) for f, k in zip(files, ok) if k], 'label': [l for l, k in zip(labels, ok) if k]})

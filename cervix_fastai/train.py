@@ -16,7 +16,7 @@ from fastcore.basics import ifnone, noop, store_attr, GetAttr
 from fastcore.meta import delegates
 from fastai.callback.core import Callback
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau
-from fastai.callback.schedule import ParamScheduler, combined_cos  # importing it also patches Learner.lr_find
+from fastai.callback.schedule import ParamScheduler, combined_cos, valley, minimum  # importing it also patches Learner.lr_find
 from fastai.callback.progress import ProgressCallback
 from fastai.data.block import DataBlock, CategoryBlock
 from fastai.data.transforms import ColReader, ColSplitter, Normalize
@@ -76,7 +76,7 @@ def save_checkpoint(learn:Learner, name:str, with_opt=False):
     f = Path(learn.path)/learn.model_dir/f'{name}.pth'
     atomic_write(f, lambda t: save_model(t, learn.model, getattr(learn, 'opt', None), with_opt=with_opt))
 
-# %% ../nbs/06_train.ipynb #1b0ea4ad
+# %% ../nbs/06_train.ipynb #df30e20c
 class Checkpoint(Callback):
     "Save model + optimizer as `last` after every epoch, and `state.json` saying which epoch of which phase is done"
     order = EpochLog.order
@@ -101,7 +101,7 @@ class BestCheckpoint(SaveModelCallback):
     def after_fit(self, **kwargs):
         if (self.path/self.model_dir/f'{self.fname}.pth').exists(): super().after_fit(**kwargs)
 
-# %% ../nbs/06_train.ipynb #658207ae
+# %% ../nbs/06_train.ipynb #7f1453eb
 class EarlyStop(EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback`, counting epochs without improvement only from epoch `start`"
     def __init__(self, start=0, **kwargs):
@@ -132,7 +132,7 @@ def class_weights_for(dls, # DataLoaders of a single-label classifier
     if how.shape != (len(vocab),): raise ValueError(f'{how.size} class weights for {len(vocab)} classes {vocab}')
     return torch.tensor(how, dtype=torch.float32)
 
-# %% ../nbs/06_train.ipynb #705e6dd5
+# %% ../nbs/06_train.ipynb #7a2bff1b
 @delegates(Learner.__init__, but=['splitter'])
 def backbone_learner(dls, # DataLoaders of a single-label classifier
                      arch='resnet50', # a registered backbone or any timm/torchvision model
@@ -152,7 +152,7 @@ def backbone_learner(dls, # DataLoaders of a single-label classifier
     if pretrained or init_body is not None: learn.freeze()
     return learn
 
-# %% ../nbs/06_train.ipynb #b00620ab
+# %% ../nbs/06_train.ipynb #4e118579
 @dataclass
 class Phase:
     "One `fit` of a schedule"
@@ -189,7 +189,7 @@ def fit_one_cycle_from(learn:Learner, n_epoch:int, lr_max, start:int=0, cbs=None
     if start: scheds = {k: _shifted(f, start / n_epoch) for k, f in scheds.items()}
     learn.fit(n_epoch - start, cbs=[ParamScheduler(scheds)] + list(cbs or []))
 
-# %% ../nbs/06_train.ipynb #42b9244b
+# %% ../nbs/06_train.ipynb #35ddca6a
 class RunFolder:
     "Where a training run keeps its config, log, checkpoints and exports; `state` says where an interrupted run stopped"
     def __init__(self, path, resume=False):
@@ -212,7 +212,7 @@ class RunFolder:
 
     def __repr__(self): return f'RunFolder({str(self.path)!r})'
 
-# %% ../nbs/06_train.ipynb #d26eb0ab
+# %% ../nbs/06_train.ipynb #e227a933
 class FitResult(GetAttr):
     "What `fit_backbone` made; attribute access falls through to `learn`"
     _default = 'learn'
@@ -225,14 +225,14 @@ def _dls(data, size, bs, bb, aug, filters, num_workers, seed):
     df = load_manifest(data, seed=seed)
     return manifest_dls(df, size=size, bs=bs, stats=norm_stats(bb), aug=aug, filters=filters, num_workers=num_workers, seed=seed), df
 
-# %% ../nbs/06_train.ipynb #a7278125
-def _find_lr(learn:Learner, phases:list[Phase]) -> float:
-    "`lr_find`'s valley suggestion, with the body frozen if the schedule starts frozen"
+# %% ../nbs/06_train.ipynb #8206b7fa
+def _find_lr(learn:Learner, phases:list[Phase], trained_body=True) -> float:
+    "`lr_find`'s valley suggestion (for an untrained body, the larger of valley and minimum/10); frozen if the schedule starts so"
     learn.unfreeze()
     if phases[0].frozen: learn.freeze()
-    with learn.no_logging(): lr = float(learn.lr_find(show_plot=False).valley)
+    with learn.no_logging(): s = learn.lr_find(show_plot=False, suggest_funcs=(valley, minimum))
     learn.unfreeze()
-    return lr
+    return float(s.valley if trained_body else max(s.valley, s.minimum))
 
 def _phase_cbs(phase:Phase, start:int, run:RunFolder, best, monitor, patience, cbs) -> list:
     "The callbacks of one phase: best and last checkpoints, the log, and early stopping where it belongs"
@@ -244,7 +244,7 @@ def _phase_cbs(phase:Phase, start:int, run:RunFolder, best, monitor, patience, c
                                                     monitor=monitor, patience=patience))
     return out + list(cbs or [])
 
-# %% ../nbs/06_train.ipynb #f61c7680
+# %% ../nbs/06_train.ipynb #db7843d3
 def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, monitor:str, patience, cbs):
     "Fit each phase in turn, from where `run.state` says an interrupted run stopped"
     best = BestCheckpoint(monitor=monitor, fname='best', reset_on_fit=False, verbose=learn.logger is not noop)
@@ -301,7 +301,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                      aug, filters, num_workers, export, init_model, cbs, quiet, **kwargs)
     finally: torch.set_num_threads(prev)
 
-# %% ../nbs/06_train.ipynb #3e539779
+# %% ../nbs/06_train.ipynb #fa88fdcf
 def _fit(data, arch, epochs, lr, bs, size, pretrained, schedule, freeze_epochs, run_dir, monitor, patience, resume, seed,
          aug, filters, num_workers, export, init_model, cbs, quiet, **kwargs) -> FitResult:
     "`fit_backbone`'s work, with the thread count already set"
@@ -318,7 +318,7 @@ def _fit(data, arch, epochs, lr, bs, size, pretrained, schedule, freeze_epochs, 
     if quiet:
         learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
         learn.logger = noop  # the Recorder prints each epoch when there is no progress bar
-    if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases)
+    if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
     config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
                   pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, threads=torch.get_num_threads())
     run.save_config(config)
