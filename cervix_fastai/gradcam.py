@@ -97,7 +97,7 @@ def cam_files(model, # any predictor, bundle or ensemble folder, Learner, or `nn
     pred, side = probs.argmax(1), p.members[0].size
     per = [_member_maps(m, kept, pred, bs, layer, side) for m in p.members]
     maps = [mm for mm, _ in per]
-    if len(maps) > 1: maps.append(np.average(maps, 0, weights=p.weights))
+    if len(maps) > 1: maps.append(np.average(maps, 0, weights=p.vote_weights))
     return dict(maps=np.stack(maps), pred=pred, probs=probs, images=per[0][1], files=kept,
                 names=[m.name for m in p.members] + (['mean'] if len(per) > 1 else []),
                 skipped=[(str(f), e) for f, k, e in zip(files, ok, errs) if not k])

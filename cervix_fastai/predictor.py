@@ -44,7 +44,7 @@ class Predictor:
     "Anything that turns image files into class scores: `vocab`, `temperature`, `members`, `predict_logits`, `predict_proba`"
     temperature = 1.
     vocab:list = []
-    weights = None # vote weights of the members (None: equal)
+    weights = vote_weights = None # fitted member weights, and those the vote uses (None: equal)
     @property
     def members(self) -> list: return [self]
     def predict_logits(self, files, bs=None, tta=False, progress=True): raise NotImplementedError
@@ -264,6 +264,10 @@ class Ensemble(Predictor):
 
     @property
     def names(self): return [m.name for m in self.members]
+    @property
+    def vote_weights(self):
+        "The weights the vote uses: the fitted ones for a weighted vote, else None (equal)"
+        return self.weights if self.how == 'weighted' else None
     @property
     def members(self): return self._members
     def __repr__(self): return f"Ensemble({', '.join(self.names)}; {self.how} vote)"

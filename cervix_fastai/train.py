@@ -79,7 +79,7 @@ def save_checkpoint(learn:Learner, name:str, with_opt=False):
 # %% ../nbs/06_train.ipynb #df30e20c
 class Checkpoint(Callback):
     "Save model + optimizer as `last` after every epoch, and `state.json` saying which epoch of which phase is done"
-    order = EpochLog.order
+    order = (ReduceLROnPlateau.order + EarlyStoppingCallback.order) / 2  # after the rate is cut, before early stopping
     def __init__(self, phase, tracker=None, offset=0): store_attr()
     def after_epoch(self):
         save_checkpoint(self.learn, 'last', with_opt=True)
@@ -253,20 +253,23 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
         best.best = state['best']
         if state['phase'] not in names: raise DataError(f"Cannot resume phase {state['phase']!r}: this schedule has {names}")
     for ph in phases:
+        learn.unfreeze()
+        if ph.frozen: learn.freeze()  # before loading: freezing clears the optimizer's state
         start, lrs = 0, None
         if state is not None:
             if names.index(ph.name) < names.index(state['phase']): continue
             if ph.name == state['phase']:
                 learn.load('last', with_opt=True)
                 start, lrs = state['epoch'], state.get('lrs')
-        if start >= ph.epochs: continue
-        learn.unfreeze()
-        if ph.frozen: learn.freeze()
+        if state is not None and ph.name == state['phase'] and (state.get('done') or start >= ph.epochs):
+            if (run.checkpoints/'best.pth').exists(): learn.load('best')  # where a finished phase left the model
+            continue
         base = lr * ph.lr_mult
         plr = slice(base / ph.lr_div, base) if ph.lr_div else base
         pcbs = _phase_cbs(ph, start, run, best, monitor, patience, cbs)
         if ph.cycle is not None: fit_one_cycle_from(learn, ph.epochs, plr, start, cbs=pcbs, **ph.cycle)
         else: learn.fit(ph.epochs - start, np.array(lrs) if lrs else plr, cbs=pcbs)
+        atomic_write(run.state_file, json.dumps({**json.loads(run.state_file.read_text()), 'done': True}))  # also after an early stop
 
 # %% ../nbs/06_train.ipynb #4bd39170
 @delegates(backbone_learner, but=['path', 'model_dir', 'init_body'])
