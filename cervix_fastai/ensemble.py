@@ -12,7 +12,7 @@ from fastcore.meta import delegates
 from .core import DataError
 from .train import fit_backbone
 from .evaluate import metrics
-from .predictor import Ensemble, VOTES, hard_vote, soft_vote, export_bundle, load_bundle, as_predictor
+from .predictor import Ensemble, VOTES, export_bundle, load_bundle, as_predictor
 from .inference import calibrate
 
 # %% auto #0
@@ -72,12 +72,9 @@ def ensemble_table(model, # an `Ensemble`, any predictor, or a folder
     files, sub = _rows_files(df, split)
     unknown = sorted(set(sub.label.astype(str)) - set(p.vocab))
     if unknown: raise DataError(f'Classes {unknown} of the {split} split are unknown to the model')
-    outs = [m.predict_proba(files, progress=False) for m in p.members]
-    ok = np.logical_and.reduce([o[1] for o in outs])
-    probs = np.stack([pr[ok[k]] for pr, k, _ in outs])
+    probs, ok, _ = p.member_probs(files, progress=False)
     targs, groups = np.array([p.vocab.index(str(l)) for l in sub.label[ok]]), sub.group[ok].to_numpy() if 'group' in sub else None
-    votes = [] if len(probs) < 2 else [('hard vote', hard_vote(probs)), ('soft vote', soft_vote(probs))] + (
-        [('weighted vote', soft_vote(probs, p.weights))] if p.weights is not None else [])
+    votes = [] if len(probs) < 2 else [(f'{h} vote', p.combine(probs, h)) for h in VOTES if h != 'weighted' or p.weights is not None]
     rows = []
     for name, pr in [(m.name, x) for m, x in zip(p.members, probs)] + votes:
         m = metrics(pr, targs, p.vocab, n_boot=n_boot, groups=groups)

@@ -274,7 +274,7 @@ class Ensemble(Predictor):
 
 # %% ../nbs/09_predictor.ipynb #9566c7d5
 @patch
-def member_probs(self:Ensemble, files, bs=None, tta=False, progress=True):
+def member_probs(self:Predictor, files, bs=None, tta=False, progress=True):
     "Each member's probabilities (members × n readable by all × classes), the readable mask and the errors"
     outs = [m.predict_proba(files, bs, tta, progress) for m in self.members]
     ok = np.logical_and.reduce([o[1] for o in outs])

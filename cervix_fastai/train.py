@@ -7,6 +7,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.html.md"""
 # %% ../nbs/06_train.ipynb #9bb277bb
 from __future__ import annotations
 import json, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -38,7 +39,7 @@ from .predictor import dls_config
 # %% auto #0
 __all__ = ['SCHEDULES', 'manifest_dls', 'EpochLog', 'save_checkpoint', 'Checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro',
            'fbeta_weighted', 'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from',
-           'RunFolder', 'FitResult', 'fit_backbone', 'split_preds', 'split_metrics']
+           'RunFolder', 'FitResult', 'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics']
 
 # %% ../nbs/06_train.ipynb #824d2083
 def manifest_dls(df:pd.DataFrame, # divided manifest
@@ -272,6 +273,15 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
         atomic_write(run.state_file, json.dumps({**json.loads(run.state_file.read_text()), 'done': True}))  # also after an early stop
 
 # %% ../nbs/06_train.ipynb #4bd39170
+@contextmanager
+def torch_threads(n:int|None):
+    "Run the block with `n` torch CPU threads (None: as set), then give the caller's setting back"
+    prev = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(prev)
+
+# %% ../nbs/06_train.ipynb #1823ddd4
 @delegates(backbone_learner, but=['path', 'model_dir', 'init_body'])
 def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folder, a split tree or a raw data folder
                  arch='resnet50', # a registered backbone or any timm/torchvision model
@@ -298,37 +308,28 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  **kwargs # more `backbone_learner` arguments (`weights`, `class_weights`, ...)
                 ) -> FitResult:
     "Train `arch` on `data`; the learner comes back with its best epoch loaded"
-    prev = torch.get_num_threads()
-    if threads: torch.set_num_threads(threads)
-    try: return _fit(data, arch, epochs, lr, bs, size, pretrained, schedule, freeze_epochs, run_dir, monitor, patience, resume, seed,
-                     aug, filters, num_workers, export, init_model, cbs, quiet, **kwargs)
-    finally: torch.set_num_threads(prev)
-
-# %% ../nbs/06_train.ipynb #fa88fdcf
-def _fit(data, arch, epochs, lr, bs, size, pretrained, schedule, freeze_epochs, run_dir, monitor, patience, resume, seed,
-         aug, filters, num_workers, export, init_model, cbs, quiet, **kwargs) -> FitResult:
-    "`fit_backbone`'s work, with the thread count already set"
-    bb = get_backbone(arch)
-    size = ifnone(size, bb.size)
-    if size < bb.min_size: raise ValueError(f'{bb.name} needs inputs of at least {bb.min_size} px, got {size}')
-    trained_body = pretrained or init_model is not None
-    phases = schedule_phases(schedule := ifnone(schedule, 'fine_tune' if trained_body else 'one_cycle'), epochs, freeze_epochs, trained_body)
-    run = RunFolder(run_dir, resume)
-    set_seed(seed, reproducible=True)
-    dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed)
-    learn = backbone_learner(dls, bb, pretrained, init_body=None if init_model is None else init_model[0],
-                             path=run.path, model_dir='checkpoints', **kwargs)
-    if quiet:
-        learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
-        learn.logger = noop  # the Recorder prints each epoch when there is no progress bar
-    if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
-    config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
-                  pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, threads=torch.get_num_threads())
-    run.save_config(config)
-    _run_phases(learn, phases, lr, run, monitor, patience, cbs)
-    if (run.checkpoints/'best.pth').exists(): learn.load('best')
-    if export: run.export(learn)
-    return FitResult(learn, run, config, df)
+    with torch_threads(threads):
+        bb = get_backbone(arch)
+        size = ifnone(size, bb.size)
+        if size < bb.min_size: raise ValueError(f'{bb.name} needs inputs of at least {bb.min_size} px, got {size}')
+        trained_body = pretrained or init_model is not None
+        phases = schedule_phases(schedule := ifnone(schedule, 'fine_tune' if trained_body else 'one_cycle'), epochs, freeze_epochs, trained_body)
+        run = RunFolder(run_dir, resume)
+        set_seed(seed, reproducible=True)
+        dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed)
+        learn = backbone_learner(dls, bb, pretrained, init_body=None if init_model is None else init_model[0],
+                                 path=run.path, model_dir='checkpoints', **kwargs)
+        if quiet:
+            learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
+            learn.logger = noop  # the Recorder prints each epoch when there is no progress bar
+        if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
+        config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
+                      pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, threads=torch.get_num_threads())
+        run.save_config(config)
+        _run_phases(learn, phases, lr, run, monitor, patience, cbs)
+        if (run.checkpoints/'best.pth').exists(): learn.load('best')
+        if export: run.export(learn)
+        return FitResult(learn, run, config, df)
 
 # %% ../nbs/06_train.ipynb #9ab950c4
 def split_preds(learn:Learner, df:pd.DataFrame, split='test', bs:int|None=None) -> tuple[np.ndarray, np.ndarray]:
