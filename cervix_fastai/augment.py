@@ -11,8 +11,8 @@ import numpy as np, cv2, pandas as pd, torch
 from PIL import Image
 from fastai.vision.augment import aug_transforms, Hue, Saturation
 import torchvision.transforms.v2 as T
-from .core import DataError, atomic_write, maybe_progress
-from .data import check_no_leak
+from .core import DataError, atomic_write, maybe_progress, safe_name, fit_name, OutDir
+from .data import check_no_leak, source_roots
 from .preprocess import read_rgb, to_rgb8
 
 # %% auto #0
@@ -96,25 +96,27 @@ def extend_dataset(df:pd.DataFrame, # divided manifest (has `split`)
     unknown = [o for o in ops if o not in AUG_OPS]
     if unknown: raise ValueError(f'Unknown augmentation(s) {unknown}; known: {list(AUG_OPS)}')
     if 'source' in df.columns and df.source.notna().any(): raise DataError('This manifest is already extended')
-    dest = Path(dest)
-    srcs = [Path(p).resolve() for p in df.path]
-    if any(dest.resolve() == s.parent or dest.resolve() in s.parents for s in srcs):
-        raise DataError(f'{dest} holds source images; write the copies elsewhere')
-    train = df[df.split == 'train']
-    rows = []
-    recs = train.to_dict('records')
+    recs = df[df.split == 'train'].to_dict('records')
+    rels = [f"{safe_name(r['label'], 'label')}/{fit_name(Path(r['path']).stem, 150)}__aug{k:02d}_{ops[k % len(ops)]}.png"
+            for r in recs for k in range(n)]  # a long name is cut (and made unique), not failed
+    clash = pd.Series(rels).duplicated()
+    if clash.any(): raise DataError(f"Two training images of one class share the name stem of {recs[int(np.flatnonzero(clash)[0]) // n]['path']}: "
+                                    'their copies would overwrite each other')
+    od = OutDir(dest, source_roots(df), kind='augmented', params=dict(ops=list(ops), seed=seed))
+    if od.changed and not overwrite:
+        raise DataError(f'{dest} holds copies made with other settings ({od.old_params}); pass overwrite=True to redo them')
+    done = {r for r in rels if r in od.files and (od.root/r).exists() and not overwrite}
+    outs, rows = iter(od.claim(rels)), []
     for r in maybe_progress(recs, progress):
         src, label, img = Path(r['path']), str(r['label']), None
         for k in range(n):
-            op = ops[k % len(ops)]
-            out = dest/label/f'{src.stem}__aug{k:02d}_{op}.png'
-            if overwrite or not out.exists():
+            op, out = ops[k % len(ops)], next(outs)
+            if out.relative_to(od.root).as_posix() not in done:
                 if img is None: img = read_rgb(src)
                 rng = np.random.default_rng([seed, k, *f'{label}/{src.name}'.encode()])
-                out.parent.mkdir(parents=True, exist_ok=True)
-                aug = Image.fromarray(to_rgb8(AUG_OPS[op](img.copy(), rng)))
-                atomic_write(out, aug.save)
+                atomic_write(out, Image.fromarray(to_rgb8(AUG_OPS[op](img.copy(), rng))).save)
             rows.append({**r, 'path': str(out), 'source': r['path'], 'aug_op': op})
+    od.finish()
     copies = pd.DataFrame(rows)
     out = pd.concat([df.assign(source=None, aug_op=None), copies], ignore_index=True)
     out.attrs = dict(df.attrs)

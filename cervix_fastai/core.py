@@ -6,12 +6,16 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b81bd93f
 from __future__ import annotations
-import os, tempfile
+import errno, json, os, stat, sys, tempfile, warnings
+from contextlib import contextmanager
 from pathlib import Path
+import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'DataError', 'atomic_write', 'is_image_file', 'is_hidden', 'class_dirs', 'image_files', 'maybe_progress']
+__all__ = ['RECORD', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'DataError', 'atomic_write', 'safe_name', 'fit_name', 'check_apart', 'OutDir',
+           'is_image_file', 'is_hidden', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message', 'image_files',
+           'cli_errors', 'maybe_progress']
 
 # %% ../nbs/00_core.ipynb #8dc6cbeb
 class DataError(ValueError):
@@ -27,7 +31,7 @@ def atomic_write(path, # the file to write; its folder must exist
                 ) -> Path:
     "Write `path` so that it holds the old content or the new, never a part; a symlink at `path` is replaced, not followed"
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}')
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem[:40]}.', suffix=f'.tmp{path.suffix}')
     try:
         if callable(data):
             os.close(fd)
@@ -40,6 +44,152 @@ def atomic_write(path, # the file to write; its folder must exist
         if os.path.exists(tmp): os.remove(tmp)
         raise
     return path
+
+# %% ../nbs/00_core.ipynb #c0a11b02
+def safe_name(name, # a label, member name ...
+              what='name', # what it is, for the message
+             ) -> str:
+    "`name` as a string, if it can be one file or folder name: not empty, no path separator, not `.`/`..`, not hidden"
+    s = '' if name is None or (isinstance(name, float) and name != name) else str(name)
+    why = ('it is empty' if not s.strip() else 'it contains a path separator' if any(c in s for c in '/\\\0')
+           else 'it is `.` or `..`' if s in ('.', '..') else 'it starts with `.` or `_` (a hidden folder)' if s[0] in '._'
+           else 'it is over 200 bytes long' if len(s.encode()) > 200 else None)
+    if why: raise DataError(f'The {what} {name!r} cannot be a folder name: {why}')
+    return s
+
+# %% ../nbs/00_core.ipynb #c0a11b20
+def fit_name(name:str, # a file name (no folder)
+             limit=200, # bytes: under the usual 255, leaving room for a temporary name's prefix and suffix
+            ) -> str:
+    "`name` if it fits in `limit` bytes, else its stem cut short plus a hash of the whole name, extension kept"
+    if len(name.encode()) <= limit: return name
+    import hashlib
+    p = Path(name)
+    h, keep = hashlib.sha256(name.encode()).hexdigest()[:10], limit - len(p.suffix.encode()) - 12
+    stem = p.stem.encode()[:keep].decode(errors='ignore')
+    return f'{stem}~{h}{p.suffix}'
+
+# %% ../nbs/00_core.ipynb #c0a11b05
+def check_apart(srcs, # source folders (or files)
+                dest, # the destination folder
+                what='destination', # for the message
+               ):
+    "Raise unless `dest` and each of `srcs` are apart: neither inside the other, after resolving links"
+    d = Path(dest).expanduser().resolve()
+    for s in srcs:
+        r = Path(s).expanduser().resolve()
+        if d == r or r in d.parents: raise DataError(f'The {what} {dest} lies inside the source {s}: choose a folder outside it')
+        if d in r.parents: raise DataError(f'The source {s} lies inside the {what} {dest}: choose a folder outside it')
+
+# %% ../nbs/00_core.ipynb #c0a11b06
+RECORD = '.cervix_fastai.json'
+
+def _rel(rel) -> str:
+    "`rel` as a relative POSIX path that stays below its folder"
+    p = Path(rel)
+    if p.is_absolute() or not p.parts or any(q in ('..', '.', '') for q in p.parts):
+        raise DataError(f'{rel!r} is not a path inside the destination')
+    return p.as_posix()
+
+def _read_record(f:Path) -> dict:
+    "A record, checked: a damaged one is an error (its entries could point anywhere)"
+    try:
+        rec = json.loads(f.read_text())
+        if not isinstance(rec, dict) or not isinstance(rec.get('files', []), list): raise ValueError('not a record')
+        rec['files'] = [_rel(r) for r in rec.get('files', [])]
+        return rec
+    except (ValueError, UnicodeDecodeError): raise DataError(f'{f} is damaged: remove it (and what cervix_fastai wrote beside it)') from None
+
+def _is_temp(p:Path) -> bool: return p.name.startswith('.') and '.tmp' in p.name  # a write `atomic_write` did not finish
+
+class OutDir:
+    "A destination folder and the record of the files the library wrote in it (see the rules above)"
+    def __init__(self, root, # the destination (created)
+                 srcs=(), # source folders it must stay apart from
+                 what='destination', # for messages
+                 kind='files', # what writes it ('scores', 'bundle' ...): a folder of another kind is refused
+                 params:dict|None=None, # the settings its files were made with (see `changed`)
+                ):
+        self.root, self.kind = Path(root).expanduser(), kind
+        self.params = None if params is None else json.loads(json.dumps(params))  # as the record will hold them
+        check_apart(srcs, self.root, what)
+        if self.root.exists() and not self.root.is_dir(): raise DataError(f'The {what} {self.root} is a file, not a folder')
+        rec = _read_record(self.root/RECORD) if (self.root/RECORD).exists() else {}
+        if rec and rec.get('kind') != kind:
+            raise DataError(f"The {what} {self.root} holds cervix_fastai's {rec.get('kind')!r} output, not {kind!r}: choose another folder")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.files, self.complete, self.old_params = set(rec.get('files', [])), bool(rec.get('complete', False)), rec.get('params')
+
+    @property
+    def changed(self) -> bool:
+        "Whether the files recorded here were made with other settings than `params`"
+        return bool(self.files) and self.old_params != self.params
+
+    def _save(self, complete=False):
+        self.complete = complete
+        rec = dict(by='cervix_fastai', kind=self.kind, params=self.params, complete=complete, files=sorted(self.files))
+        atomic_write(self.root/RECORD, json.dumps(rec, indent=0))
+
+    def foreign(self) -> list[Path]:
+        "Entries of the destination the library did not write (its record and unfinished temporary files left out)"
+        tops = {f.split('/')[0] for f in self.files}
+        return [p for p in self.root.iterdir() if p.name != RECORD and p.name not in tops and not _is_temp(p)]
+
+# %% ../nbs/00_core.ipynb #c0a11b07
+def _make_dirs(root:Path, rel_dir:Path):
+    "Make `root/rel_dir` folder by folder, refusing any that is a link or a file"
+    p = root
+    for part in rel_dir.parts:
+        p = p/part
+        if p.is_symlink(): raise DataError(f'{p} is a symbolic link: cervix_fastai never writes through one (remove it)')
+        if p.exists() and not p.is_dir(): raise DataError(f'{p} is a file where cervix_fastai needs a folder')
+        p.mkdir(exist_ok=True)
+
+def _links_below(root:Path, p:Path) -> bool:
+    "Whether a folder between `root` and `p` is a link"
+    return any(q.is_symlink() for q in list(p.parents)[:len(p.relative_to(root).parts) - 1])
+
+# %% ../nbs/00_core.ipynb #c0a11b08
+from fastcore.basics import patch
+
+@patch
+def claim(self:OutDir, rels, # paths relative to the destination
+         ) -> list[Path]:
+    "Record `rels` as the library's (before writing them) and make their folders; a file there that is not ours is an error"
+    rels = [_rel(r) for r in rels]
+    theirs = [r for r in rels if r not in self.files and os.path.lexists(self.root/r)]
+    if theirs: raise DataError(f'{len(theirs)} file(s) in {self.root} are in the way and were not written by cervix_fastai, '
+                               f'e.g. {theirs[:3]}: move them, or choose another destination')
+    for d in sorted({Path(r).parent for r in rels}): _make_dirs(self.root, d)
+    self.files |= set(rels)
+    self._save()
+    return [self.root/r for r in rels]
+
+@patch
+def write(self:OutDir, rel, data) -> Path:
+    "`atomic_write` of `data` to `rel`, recorded first"
+    return atomic_write(self.claim([rel])[0], data)
+
+@patch
+def clear(self:OutDir):
+    "Remove every file the record lists (a link itself, never what it points to) and the folders that leaves empty"
+    for r in sorted(self.files, reverse=True):
+        p = self.root/r
+        if _links_below(self.root, p): continue  # a link put there since: what lies behind it is not ours
+        if p.is_symlink() or p.is_file(): p.unlink()
+        for d in list(p.parents)[:len(Path(r).parts) - 1]:
+            for t in (d.iterdir() if d.is_dir() and not d.is_symlink() else []):
+                if _is_temp(t) and t.is_file(): t.unlink()  # left by a write a kill interrupted
+            if d.is_dir() and not d.is_symlink() and not any(d.iterdir()): d.rmdir()
+    for t in self.root.iterdir():
+        if _is_temp(t) and t.is_file(): t.unlink()
+    self.files = set()
+    self._save()
+
+@patch
+def finish(self:OutDir):
+    "Mark the run that wrote the destination as finished"
+    self._save(complete=True)
 
 # %% ../nbs/00_core.ipynb #82ea1ded
 IMG_EXTS = ('.bmp', '.jpg', '.jpeg', '.png', '.tif', '.tiff')
@@ -62,17 +212,76 @@ def class_dirs(root, # a folder with one sub-folder per class
     if required and not dirs: raise DataError(f'{root} holds no class folders')
     return dirs
 
+# %% ../nbs/00_core.ipynb #c0a11b12
+OTHER_IMG_EXTS = ('.gif', '.webp', '.jp2', '.j2k', '.heic', '.heif', '.avif', '.svg', '.ico', '.ppm', '.pgm', '.pbm',
+                  '.pnm', '.dcm', '.svs', '.ndpi', '.czi', '.jxl')
+
+def is_mask(path, names) -> bool:
+    "Whether `path` is a Herlev-style segmentation mask: `<stem>-d.<ext>`, with an image `<stem>.*` among `names`"
+    p = Path(path)
+    if not (is_image_file(p) and p.stem.lower().endswith('-d')): return False
+    return any(Path(n).stem == p.stem[:-2] and is_image_file(n) for n in names)
+
+def _why_not(p:Path) -> str|None:
+    "Why the entry `p` (an image by its name) cannot be read as a file, or None"
+    try: st = os.stat(p)
+    except OSError as e:
+        return ('a link in a loop' if e.errno == errno.ELOOP else 'a link to nothing' if p.is_symlink()
+                else f'unreadable: {e.strerror}')
+    return None if stat.S_ISREG(st.st_mode) else 'not a regular file (FIFO, socket or device)'
+
+# %% ../nbs/00_core.ipynb #c0a11b13
+def scan_tree(folder, # where to look
+              recurse=True, # also in sub-folders (hidden and linked ones are not entered)
+              masks=False, # keep segmentation masks
+             ) -> tuple[list[Path], list[tuple[str, str]]]:
+    "Image files under `folder` (sorted) and `(path, reason)` for each entry left out that looks like data"
+    keep, left = [], []
+    for d, subs, names in os.walk(folder):
+        d = Path(d)
+        for s in [s for s in subs if recurse and not is_hidden(s) and (d/s).is_symlink()]: left.append((str(d/s), 'a linked folder (not followed)'))
+        subs[:] = sorted(s for s in subs if recurse and not is_hidden(s) and not (d/s).is_symlink())
+        for n in names:
+            p, ext = d/n, Path(n).suffix.lower()
+            if n.startswith('.') or not (ext in IMG_EXTS or ext in OTHER_IMG_EXTS): continue
+            why = (f'image type {ext} is not read (it reads {", ".join(IMG_EXTS)})' if ext in OTHER_IMG_EXTS
+                   else _why_not(p) or ('a segmentation mask' if not masks and is_mask(n, names) else None))
+            if why: left.append((str(p), why))
+            else: keep.append(p)
+    return sorted(keep), sorted(left)
+
+def left_out_message(left, # `(path, reason)` pairs
+                     where, # the folder, for the message
+                    ) -> str:
+    "One line per reason with its count, then a few of the paths"
+    counts = pd.Series([w for _, w in left]).value_counts() if left else []
+    lines = [f'  {n} × {w}' for w, n in counts.items()] + [f'  e.g. {p}: {w}' for p, w in left[:5]]
+    return f'Left out {len(left)} file(s) under {where}:\n' + '\n'.join(lines)
+
 def image_files(folder, # where to look
                 recurse=True, # also in sub-folders (hidden ones skipped)
+                masks=False, # keep segmentation masks
+                report=True, # warn about what was left out (see `scan_tree`)
                ) -> list[Path]:
-    "Image files in `folder`, sorted, none from a hidden file or folder"
-    folder = Path(folder)
-    if not recurse: return sorted(f for f in folder.iterdir() if f.is_file() and is_image_file(f) and not f.name.startswith('.'))
-    out = []
-    for d, subs, names in os.walk(folder):
-        subs[:] = [s for s in subs if not is_hidden(s)]
-        out += [Path(d)/n for n in names if is_image_file(n) and not n.startswith('.')]
-    return sorted(out)
+    "Image files in `folder`, sorted, none from a hidden file or folder, with masks, links to nothing and the like left out"
+    keep, left = scan_tree(folder, recurse, masks)
+    if left and report: warnings.warn(left_out_message(left, folder), stacklevel=2)
+    return keep
+
+# %% ../nbs/00_core.ipynb #c0a11b17
+@contextmanager
+def cli_errors(debug=False, # re-raise, with the traceback
+              ):
+    "Run a console script's body: bad input ends it with one line on stderr and exit status 1"
+    try: yield
+    except (ValueError, OSError) as e:  # DataError is a ValueError
+        if debug: raise
+        print(f'error: {e} (--debug shows the traceback)', file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        if debug: raise
+        print('interrupted', file=sys.stderr)
+        sys.exit(130)
 
 # %% ../nbs/00_core.ipynb #c220f40c
 def maybe_progress(items, # a sized iterable (or pass `total`)

@@ -10,13 +10,14 @@ import os, re, shutil, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
-from .core import DataError, IMG_EXTS, is_image_file, class_dirs, image_files, maybe_progress, atomic_write
+from .core import (DataError, IMG_EXTS, is_image_file, class_dirs, image_files, maybe_progress, atomic_write,
+                                scan_tree, left_out_message, safe_name, OutDir)
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'SPLITS', 'SIPAKMED_CLASSES', 'SIPAKMED_BINARY', 'HERLEV_CLASSES', 'HERLEV_BINARY', 'check_image',
            'scan_images', 'make_manifest', 'read_folder', 'read_sipakmed', 'herlev_mask', 'read_herlev',
-           'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak', 'split_summary', 'divide_dataset',
-           'grouped_kfold', 'read_split_tree', 'load_manifest', 'show_class_grid']
+           'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak', 'split_summary', 'source_roots',
+           'divide_dataset', 'grouped_kfold', 'read_split_tree', 'load_manifest', 'show_class_grid']
 
 # %% ../nbs/01_data.ipynb #532db7f9
 MANIFEST_COLS = ('path', 'label', 'group', 'dataset')
@@ -79,14 +80,22 @@ def _existing_dir(root) -> Path:
     if not root.is_dir(): raise DataError(f'{root} is not a folder')
     return root
 
-def _images_in(d:Path, recurse=True, keep=None) -> list[Path]:
-    files = [f for f in image_files(d, recurse) if keep is None or keep(f)]
-    if not files: raise DataError(f'Class folder {d} holds no images')
+def _images_in(d:Path, left:list, recurse=True, keep=None) -> list[Path]:
+    "The images of class folder `d`; what is left out (masks, links to nothing, names `keep` refuses) goes to `left`"
+    files, lo = scan_tree(d, recurse)
+    if keep is not None:
+        lo = [(str(f), f'name not in the layout ({keep(f)})') for f in files if keep(f)] + lo
+        files = [f for f in files if not keep(f)]
+    left += lo
+    if not files: raise DataError(f'Class folder {d} holds no images' + (f': {len(lo)} left out, e.g. {lo[0][0]}: {lo[0][1]}' if lo else ''))
     return files
 
-def _empty_if_all_bad(df, root):
+def _finish(df, root, left, classes):
+    "Record the reader's root, classes and left-out files; stop if no usable image (or class) is left"
+    if left: warnings.warn(left_out_message(left, root), stacklevel=3)
+    df.attrs.update(root=str(Path(root).resolve()), classes=classes, left_out=left)
     if df.empty: raise DataError(f'No usable image under {root}')
-    missing = set(df.attrs.get('classes', [])) - set(df.label)
+    missing = set(classes) - set(df.label)
     if missing: raise DataError(f'Every image of class(es) {sorted(missing)} under {root} is unusable')
     return df
 
@@ -99,18 +108,17 @@ def read_folder(root, # folder with one sub-folder per class
                ) -> pd.DataFrame:
     "Manifest of an ImageNet-style tree `root/<class>/**/<image>`"
     root = _existing_dir(root)
-    recs = []
+    try: group_pat is None or re.compile(group_pat)
+    except re.error as e: raise DataError(f'group_pat {group_pat!r} is not a regular expression: {e}') from None
+    recs, left = [], [(str(f), 'outside the class folders') for f in scan_tree(root, recurse=False)[0]]
+    def refuse(f):
+        if exclude is not None and exclude(f): return 'excluded'
+        if group_pat is not None and re.search(group_pat, f.name) is None: return f'no slide: group_pat {group_pat!r} does not match'
     for d in class_dirs(root):
-        for f in _images_in(d, keep=None if exclude is None else (lambda f: not exclude(f))):
-            if group_pat is None: g = str(f.relative_to(root))
-            else:
-                m = re.search(group_pat, f.name)
-                if m is None: raise DataError(f'group_pat {group_pat!r} does not match {f}')
-                g = m.group(1) if m.groups() else m.group(0)
-            recs.append((f, d.name, g))
-    df = make_manifest(recs, dataset or root.name, check=check)
-    df.attrs['classes'] = [d.name for d in class_dirs(root)]
-    return _empty_if_all_bad(df, root)
+        for f in _images_in(d, left, keep=refuse):
+            m = None if group_pat is None else re.search(group_pat, f.name)
+            recs.append((f, d.name, str(f.relative_to(root)) if m is None else m.group(1) if m.groups() else m.group(0)))
+    return _finish(make_manifest(recs, dataset or root.name, check=check), root, left, [d.name for d in class_dirs(root)])
 
 # %% ../nbs/01_data.ipynb #13c739c2
 _SIPAK_CROP = re.compile(r'^(\d+)_(\d+)$')
@@ -131,18 +139,16 @@ def read_sipakmed(root, # folder holding the `im_<Class>` folders
                  ) -> pd.DataFrame:
     "Manifest of SIPaKMeD (original or Kaggle layout); `group` is `<Class>/<NNN>`, the source cluster image"
     root = _existing_dir(root)
-    recs, classes = [], []
+    recs, classes, left = [], [], []
     pat = _SIPAK_CLUSTER if clusters else _SIPAK_CROP
     for d in _sipakmed_class_dirs(root):
         label = d.name[3:]
         classes.append(label)
         src = d if clusters else d/'CROPPED'
         if not src.is_dir(): raise DataError(f'SIPaKMeD class folder {d} has no CROPPED folder')
-        for f in _images_in(src, recurse=False, keep=lambda f: pat.match(f.stem) is not None):
+        for f in _images_in(src, left, recurse=False, keep=lambda f: None if pat.match(f.stem) else 'not NNN_MM' if not clusters else 'not NNN'):
             recs.append((f, label, f'{label}/{pat.match(f.stem).group(1)}'))
-    df = make_manifest(recs, dataset, check=check)
-    df.attrs['classes'] = classes
-    return _empty_if_all_bad(df, root)
+    return _finish(make_manifest(recs, dataset, check=check), root, left, classes)
 
 # %% ../nbs/01_data.ipynb #9d3c83f2
 def herlev_mask(path) -> Path|None:
@@ -160,8 +166,7 @@ def read_herlev(root, # folder holding the seven class folders
                ) -> pd.DataFrame:
     "Manifest of Herlev (original `.BMP` or `.jpg` copy); `group` is `<id1>`, the source slide image"
     root = _existing_dir(root)
-    df = read_folder(root, group_pat=r'^([^-.]+)', dataset=dataset, check=check,
-                     exclude=lambda f: f.stem.lower().endswith('-d'))
+    df = read_folder(root, group_pat=r'^([^-.]+)', dataset=dataset, check=check)
     attrs = dict(df.attrs)
     if binary:
         unknown = sorted(set(df.label) - set(HERLEV_BINARY))
@@ -180,17 +185,27 @@ def _relative_paths(paths, base:Path) -> list:
     "Paths relative to `base`, as a manifest stores them (so a folder can move with its manifest)"
     return [p if pd.isna(p) else os.path.relpath(os.path.abspath(p), os.path.abspath(base)) for p in paths]
 
+def _lines(mask, n=10) -> str:
+    "CSV line numbers (the header is line 1) of the rows where `mask` holds"
+    idx = np.flatnonzero(np.asarray(mask)) + 2
+    return ', '.join(map(str, idx[:n])) + (f' ... ({len(idx)} in all)' if len(idx) > n else '')
+
 def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `dataset`, `split`
                   check=False, # also decode every image
                  ) -> pd.DataFrame:
     "Read a manifest CSV written by `divide_dataset` or by hand"
     csv = Path(csv)
     if not csv.is_file(): raise DataError(f'Manifest {csv} does not exist')
-    df = pd.read_csv(csv, na_values=['?'], keep_default_na=True, dtype={'group': str})
+    try: df = pd.read_csv(csv, na_values=['?'], keep_default_na=True, dtype={'group': str})
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f'Manifest {csv} is not a readable CSV file ({type(e).__name__}: {str(e)[:120]})') from None
     missing = [c for c in ('path', 'label') if c not in df.columns]
     if missing: raise DataError(f'Manifest {csv} lacks column(s) {missing}; it has {list(df.columns)}')
-    if df.path.isna().any(): raise DataError(f'Manifest {csv} has {df.path.isna().sum()} row(s) without a path')
+    for col in ('path', 'label'):
+        if df[col].isna().any(): raise DataError(f'Manifest {csv}: no {col} (or `?`) on line(s) {_lines(df[col].isna())}')
     df['path'] = _resolve_paths(df.path, csv.parent)
+    dup = df.path.duplicated(keep=False)
+    if dup.any(): raise DataError(f'Manifest {csv} lists one file more than once, on line(s) {_lines(dup)} (e.g. {df.path[dup].iloc[0]})')
     if 'tree_path' in df.columns: df['tree_path'] = _resolve_paths(df.tree_path, csv.parent)
     gone = [p for p in df.path if not Path(p).exists()]
     if gone: raise DataError(f'{len(gone)} file(s) listed in {csv} do not exist, e.g. {gone[:3]}')
@@ -287,36 +302,57 @@ def split_summary(df:pd.DataFrame, # manifest with `label`, `group` and `col`
     return res
 
 # %% ../nbs/01_data.ipynb #c8e3ffaf
-def _prepare_dest(dest:Path, df:pd.DataFrame, overwrite:bool):
-    ours = [dest/s for s in SPLITS] + [dest/'manifest.csv']
-    srcs = [Path(p).resolve() for p in df.path]
-    for o in ours[:3]:
-        o = o.resolve()
-        inside = [s for s in srcs if o == s or o in s.parents]
-        if inside: raise DataError(f'Destination {o} holds source images (e.g. {inside[0]}); choose another dest')
-    if dest.exists() and any(dest.iterdir()):
-        if not overwrite: raise DataError(f'Destination {dest} is not empty; pass overwrite=True to replace its '
-                                          'train/valid/test folders and manifest.csv')
-        for o in ours:
-            if o.is_symlink() or o.is_file(): o.unlink()
-            elif o.is_dir(): shutil.rmtree(o)
-    dest.mkdir(parents=True, exist_ok=True)
+def source_roots(df:pd.DataFrame) -> list[Path]:
+    "The folders the images of `df` come from: the reader's root, and their common folder (each file's class folder's parent when they share little more than `/`)"
+    roots = [Path(df.attrs['root'])] if df.attrs.get('root') else []
+    parents = sorted({os.path.dirname(os.path.abspath(p)) for p in df.path})
+    if not parents: return roots
+    common = Path(os.path.commonpath(parents))
+    return roots + ([common] if len(common.parts) > 2 else sorted({Path(p).parent for p in parents}))
 
-def _write_manifest(df:pd.DataFrame, csv:Path):
-    "`df` as a CSV whose paths are relative to the CSV's folder, written atomically"
-    rel = {c: _relative_paths(df[c], csv.parent) for c in ('path', 'tree_path') if c in df.columns}
-    atomic_write(csv, df.assign(**rel).to_csv(index=False))
+def _check_rows(df:pd.DataFrame):
+    "A manifest fit to divide: a label on every row, no file twice, two classes or more"
+    if df.empty: raise DataError('The manifest has no rows to divide')
+    if df.label.isna().any(): raise DataError(f'{df.label.isna().sum()} row(s) have no label, e.g. {list(df.path[df.label.isna()][:3])}')
+    dup = df.path.map(os.path.abspath).duplicated(keep=False)
+    if dup.any(): raise DataError(f'{dup.sum()} rows list a file twice (it would land in two splits), e.g. {list(df.path[dup][:2])}')
+    if df.label.nunique() < 2: raise DataError(f'Only one class ({df.label.iloc[0]!r}) to divide: a classifier needs two or more')
 
-def _write_tree(df:pd.DataFrame, dest:Path, how:str):
-    targets = [dest/s/l/Path(p).name for p, l, s in zip(df.path, df.label, df.split)]
-    dup = pd.Series(targets).duplicated(keep=False)
+def _warn_missing(out:pd.DataFrame):
+    "Warn, naming them, about classes with no image in a split"
+    for s in out.split.unique():
+        gone = sorted(set(out.label) - set(out.label[out.split == s]))
+        if gone:
+            n = out.label.value_counts()[gone].to_dict()
+            warnings.warn(f'Class(es) {gone} have no image in {s!r} (images in all: {n}); their {s} metrics will be missing', stacklevel=3)
+
+# %% ../nbs/01_data.ipynb #c8e3ffa2
+def _write_manifest(df:pd.DataFrame, od:OutDir, name='manifest.csv'):
+    "`df` as a CSV whose paths are relative to its folder, written atomically"
+    rel = {c: _relative_paths(df[c], od.root) for c in ('path', 'tree_path') if c in df.columns}
+    od.write(name, df.assign(**rel).to_csv(index=False))
+
+def _write_tree(df:pd.DataFrame, od:OutDir, how:str):
+    "Copies of (or links to) the images as `<split>/<class>/<name>` under `od`"
+    rels = [f"{s}/{safe_name(l, 'label')}/{Path(p).name}" for p, l, s in zip(df.path, df.label, df.split)]
+    dup = pd.Series(rels).duplicated(keep=False)
     if dup.any(): raise DataError(f'{dup.sum()} images would share a name in the tree, e.g. {list(df.path[dup.to_numpy()][:2])}')
-    pairs = list(zip(df.path, targets))
-    for src, t in maybe_progress(pairs, None):
-        t.parent.mkdir(parents=True, exist_ok=True)
+    targets = od.claim(rels)
+    for src, t in maybe_progress(list(zip(df.path, targets)), None):
         if how == 'copy': atomic_write(t, lambda tmp, src=src: shutil.copy2(src, tmp))
         else: os.symlink(Path(src).resolve(), t)
     return [os.path.abspath(t) for t in targets]
+
+def _prepare_dest(dest, df:pd.DataFrame, overwrite:bool, tree) -> OutDir:
+    "The destination, apart from the sources, with an earlier division removed (only what the library wrote)"
+    od = OutDir(dest, source_roots(df), kind='division')
+    if od.files and not overwrite: raise DataError(f'{dest} holds an earlier division; pass overwrite=True to replace it')
+    theirs = [Path(d)/n for s in (SPLITS if tree else ()) for d, _, ns in os.walk(od.root/s) for n in ns
+              if Path(d, n).relative_to(od.root).as_posix() not in od.files]  # checked before anything is removed
+    if theirs: raise DataError(f'{theirs[0]} is a file cervix_fastai did not write (a division by hand, or by an older '
+                               'version?): move it, or choose another destination')
+    od.clear()
+    return od
 
 # %% ../nbs/01_data.ipynb #8a3a6e2d
 def divide_dataset(df:pd.DataFrame, # manifest with `path`, `label`, `group`
@@ -324,7 +360,7 @@ def divide_dataset(df:pd.DataFrame, # manifest with `path`, `label`, `group`
                    fracs=(0.6, 0.2, 0.2), # shares of train, valid, test
                    seed=42, # the same seed and manifest give the same split
                    tree:str|None=None, # 'copy' or 'symlink' to write `dest/<split>/<class>/` too
-                   overwrite=False, # replace an earlier division in `dest`
+                   overwrite=False, # replace an earlier division in `dest` (only what the library wrote there)
                   ) -> pd.DataFrame:
     "Add a `split` column that keeps every group in one split and each class near `fracs`; optionally write it out"
     missing = [c for c in ('path', 'label', 'group') if c not in df.columns]
@@ -334,15 +370,18 @@ def divide_dataset(df:pd.DataFrame, # manifest with `path`, `label`, `group`
         raise ValueError(f'fracs gives the train, valid and test shares (two or more above 0), got {list(fracs)}')
     if tree not in (None, 'copy', 'symlink'): raise ValueError(f"tree must be None, 'copy' or 'symlink', got {tree!r}")
     if tree and dest is None: raise ValueError('tree needs a dest')
+    _check_rows(df)
+    for l in df.label.unique() if tree else []: safe_name(l, 'label')  # labels become folder names: all checked first
     used = np.array(SPLITS)[fr > 0]  # a zero share: no such split (e.g. train/valid only, for an external test set)
     out = df.assign(split=used[assign_groups(df.label, df.group, fr[fr > 0], seed=seed)])
     out.attrs = dict(df.attrs)
     check_no_leak(out)
+    _warn_missing(out)
     if dest is not None:
-        dest = Path(dest)
-        _prepare_dest(dest, out, overwrite)
-        if tree: out['tree_path'] = _write_tree(out, dest, tree)
-        _write_manifest(out, dest/'manifest.csv')
+        od = _prepare_dest(dest, out, overwrite, tree)
+        if tree: out['tree_path'] = _write_tree(out, od, tree)
+        _write_manifest(out, od)
+        od.finish()
     return out
 
 # %% ../nbs/01_data.ipynb #e39bc8b0

@@ -6,13 +6,13 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/demo.html.md"""
 
 # %% ../nbs/90_demo.ipynb #b595401b
 from __future__ import annotations
-import json, time
+import json, time, warnings
 from pathlib import Path
 import pandas as pd
 from fastcore.script import call_parse, store_true
 import shutil
 from . import __version__
-from .core import DataError, atomic_write
+from .core import DataError, OutDir, RECORD, cli_errors
 from .data import read_sipakmed, divide_dataset, split_summary, check_no_leak, show_class_grid
 from .synth import make_synthetic_sipakmed
 from .inference import score_folder
@@ -20,15 +20,28 @@ from .ensemble import fit_ensemble, ensemble_table
 from .gradcam import cam_grid
 
 # %% auto #0
-__all__ = ['SLIDE_IN_TREE', 'run_demo', 'main']
+__all__ = ['SLIDE_IN_TREE', 'DEMO_PARTS', 'run_demo', 'main']
 
 # %% ../nbs/90_demo.ipynb #6ffa3a95
 SLIDE_IN_TREE = r'^([^/]+/\d+)_'  # a divided SIPaKMeD tree: <class>/<NNN>_<MM>.bmp, slide <class>/<NNN>
 
-def _claim_run_folder(out:Path):
-    if out.exists() and any(out.iterdir()) and not (out/'demo.json').exists():
+DEMO_PARTS = ('data', 'divided', 'train', 'ensemble', 'scores', 'scores_ensemble')  # the demo's sub-folders
+
+def _claim_run_folder(out, args:dict) -> tuple[OutDir, bool]:
+    "The run folder, and whether a killed run with the same `args` is resumed in it (else it is empty, or emptied)"
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()) and not (out/RECORD).exists():
         raise DataError(f'{out} is not empty and is not a demo run folder; choose another --out')
-    out.mkdir(parents=True, exist_ok=True)
+    od = OutDir(out, kind='demo')
+    if od.files and 'run.json' not in od.files: raise DataError(f'{out} was written by cervix_fastai, but not by the demo; choose another --out')
+    theirs = [p.name for p in od.foreign() if p.name not in DEMO_PARTS]
+    if theirs: raise DataError(f'{out} holds files the demo did not write ({theirs[:3]}); choose another --out')
+    resume = not od.complete and (out/'run.json').exists() and json.loads((out/'run.json').read_text()) == args
+    od.clear()  # summary and demo.json first: from here on the folder says "not finished"
+    if not resume:
+        for d in DEMO_PARTS: shutil.rmtree(out/d, ignore_errors=True)
+    od.write('run.json', json.dumps(args, indent=2))
+    return od, resume
 
 def _md_table(df:pd.DataFrame) -> str:
     "A DataFrame as a Markdown table (no extra dependency)"
@@ -38,14 +51,15 @@ def _md_table(df:pd.DataFrame) -> str:
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in [cols, ['---'] * len(cols)] + rows)
 
 # %% ../nbs/90_demo.ipynb #a05cc121
-def _demo_data(out:Path, n_per_class, seed, progress) -> tuple[pd.DataFrame, dict, str]:
+def _demo_data(od:OutDir, n_per_class, seed, progress) -> tuple[pd.DataFrame, dict, str]:
     "Write, read and divide the synthetic set; its split summary and class grid; what to report and the summary's start"
+    out = od.root
     df = read_sipakmed(make_synthetic_sipakmed(out/'data', n_per_class=n_per_class, seed=seed, overwrite=True, progress=progress))
     div = check_no_leak(divide_dataset(df, out/'divided', seed=seed, tree='symlink', overwrite=True))
     summary = split_summary(div)
-    atomic_write(out/'split_summary.csv', summary.to_csv())
+    od.write('split_summary.csv', summary.to_csv())
     fig = show_class_grid(div[div.split == 'train'], n=8, seed=seed, title='Training split: 8 random cells per class')
-    atomic_write(out/'classes.png', lambda t: fig.savefig(t, dpi=80))
+    od.write('classes.png', lambda t: fig.savefig(t, dpi=80))
     import matplotlib.pyplot as plt; plt.close(fig)
     res = dict(version=__version__, seed=seed, cells=len(df), slides=int(df.group.nunique()), skipped=len(df.attrs['skipped']),
                per_split={s: int((div.split == s).sum()) for s in ('train', 'valid', 'test')})
@@ -92,26 +106,32 @@ def run_demo(out='runs/demo', # run folder (created; replaced if it holds an ear
              progress=True,
              threads=2, # torch CPU threads while training: results are identical run after run for the same count
             ) -> dict:
-    "Run the demo into `out`; returns what it measured"
-    out, t0 = Path(out), time.perf_counter()
-    _claim_run_folder(out)
-    div, res, md = _demo_data(out, n_per_class, seed, progress)
+    "Run the demo into `out` (a killed run there is resumed, a finished one replaced); returns what it measured"
+    t0 = time.perf_counter()
+    args = dict(n_per_class=n_per_class, seed=seed, arch=arch, members=list(members), size=size, epochs=epochs, lr=lr,
+                pretrained=pretrained, weights=None if weights is None else str(weights), threads=threads)
+    od, resume = _claim_run_folder(out, args)
+    out = od.root
+    div, res, md = _demo_data(od, n_per_class, seed, progress)
+    res['resumed'] = resume
     if arch:
-        for d in ('train', 'ensemble', 'scores', 'scores_ensemble'): shutil.rmtree(out/d, ignore_errors=True)  # the demo's own
         archs = [arch] + [m for m in members if m != arch]
-        ens = fit_ensemble(div, archs, out/'train', how='soft', epochs=epochs, lr=lr, size=size, bs=32, pretrained=pretrained,
-                           weights=weights, schedule='one_cycle', seed=seed, quiet=not progress, threads=threads)
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', 'Nothing to resume')  # a member the killed run had not started
+            ens = fit_ensemble(div, archs, out/'train', how='soft', epochs=epochs, lr=lr, size=size, bs=32, pretrained=pretrained,
+                               weights=weights, schedule='one_cycle', seed=seed, quiet=not progress, threads=threads, resume=resume)
         res['train'] = dict(archs=archs, size=size, epochs=epochs, lr=lr, pretrained=pretrained, threads=threads)
         for r, m in [_test_section(ens.members[0], arch, out, size, epochs, seed, pretrained, progress)] + (
                 [_ensemble_section(ens, div, out, progress)] if len(archs) > 1 else []):
             res.update(r); md += m
         grid = cam_grid(ens if len(archs) > 1 else ens.members[0], out/'divided'/'test', n=3)
-        atomic_write(out/'gradcam_grid.png', lambda t: grid.savefig(t, dpi=90))
+        od.write('gradcam_grid.png', lambda t: grid.savefig(t, dpi=90))
         import matplotlib.pyplot as plt; plt.close('all')
         md += "\n## Grad-CAM\n\nWhere the model looked, per class, for cells it got right and wrong (`gradcam_grid.png`).\n\n![gradcam](gradcam_grid.png)\n"
     res['seconds'] = round(time.perf_counter() - t0, 2)
-    atomic_write(out/'summary.md', md)
-    atomic_write(out/'demo.json', json.dumps(res, indent=2))
+    od.write('summary.md', md)
+    od.write('demo.json', json.dumps(res, indent=2))
+    od.finish()
     return res
 
 # %% ../nbs/90_demo.ipynb #02895360
@@ -127,12 +147,14 @@ def main(out:str='runs/demo', # run folder
          pretrained:store_true=False, # start from ImageNet weights (download)
          weights:str=None, # offline ImageNet weights file
          threads:int=2, # torch CPU threads while training (the results depend on it)
+         debug:store_true=False, # show the traceback of an error
         ):
-    "Run the cervix_fastai demo on built-in synthetic data"
+    "Run the cervix_fastai demo on built-in synthetic data (a killed run in OUT is resumed by the same command)"
     import matplotlib; matplotlib.use('Agg')
-    res = run_demo(out, n_per_class=n_per_class, seed=seed, arch=None if arch == 'none' else arch, size=size, epochs=epochs,
-                   members=() if members == 'none' else tuple(m for m in members.split(',') if m),
-                   lr=lr, pretrained=pretrained or weights is not None, weights=weights, threads=threads)
+    with cli_errors(debug):
+        res = run_demo(out, n_per_class=n_per_class, seed=seed, arch=None if arch == 'none' else arch, size=size, epochs=epochs,
+                       members=() if members == 'none' else tuple(m for m in members.split(',') if m),
+                       lr=lr, pretrained=pretrained or weights is not None, weights=weights, threads=threads)
     import re
     print(re.sub(r'!\[[^]]*\]\([^)]*\)', '', open(Path(out)/'summary.md').read()).strip())
     print(f"\n{res['cells']} cells in {res['seconds']} s; results in {Path(out).resolve()}")

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import sklearn.metrics as skm
-from .core import atomic_write
+from .core import OutDir
 
 # %% auto #0
 __all__ = ['ece', 'bootstrap_ci', 'metrics', 'roll_up', 'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_history',
@@ -185,7 +185,7 @@ def _report_md(m:dict, figs:dict, title:str, binary) -> str:
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/08_evaluate.ipynb #28619a82
-def report(probs, targs, vocab, out, # where to write (created)
+def report(probs, targs, vocab, out, # where to write (created): a folder, or the `OutDir` of a run
            history=None, # a `history.csv` to plot
            binary:dict|None=None, # class → group mapping for a roll-up
            logits=None, temperature:float|None=None, # to show calibration before/after scaling
@@ -194,7 +194,7 @@ def report(probs, targs, vocab, out, # where to write (created)
           ) -> dict:
     "Write metrics.json, confusion/ROC/reliability (and training-curve) PNGs and report.md into `out`"
     import matplotlib.pyplot as plt
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    od = out if isinstance(out, OutDir) else OutDir(out, kind='report')
     probs, targs = np.asarray(probs, float), np.asarray(targs, int)
     m = metrics(probs, targs, vocab, n_boot=n_boot, seed=seed, groups=groups)
     figs = {'confusion.png': plot_confusion(m, title), 'roc.png': plot_roc(probs, targs, m['vocab'])}
@@ -210,7 +210,7 @@ def report(probs, targs, vocab, out, # where to write (created)
         m['binary'] = metrics(bp, bt, bv, n_boot=n_boot, seed=seed, groups=groups)
         figs['confusion_binary.png'] = plot_confusion(m['binary'], f'{title}: roll-up')
     for name, fig in figs.items():
-        atomic_write(out/name, lambda t: fig.savefig(t, dpi=90, bbox_inches='tight')); plt.close(fig)
-    atomic_write(out/'metrics.json', json.dumps(m, indent=2))
-    atomic_write(out/'report.md', _report_md(m, figs, title, binary))
+        od.write(name, lambda t: fig.savefig(t, dpi=90, bbox_inches='tight')); plt.close(fig)
+    od.write('metrics.json', json.dumps(m, indent=2))
+    od.write('report.md', _report_md(m, figs, title, binary))
     return m

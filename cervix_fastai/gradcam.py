@@ -7,17 +7,17 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/gradcam.html.md"""
 # %% ../nbs/12_gradcam.ipynb #3a4de49c
 from __future__ import annotations
 from pathlib import Path
-import numpy as np, cv2, torch
+import numpy as np, cv2, pandas as pd, torch
 import torch.nn.functional as F
 from torch import nn
 from fastai.callback.hook import Hook
 from fastai.vision.augment import Resize
 from fastai.vision.core import PILImage
-from fastcore.script import call_parse
-from .core import DataError, atomic_write
+from fastcore.script import call_parse, store_true
+from .core import DataError, OutDir, atomic_write, check_apart, fit_name, cli_errors
 from .models import cam_layer_name
 from .predictor import ModelPredictor, as_predictor
-from .inference import find_images
+from .inference import find_images, skipped_table
 
 # %% auto #0
 __all__ = ['RestartGradHook', 'gradcam', 'overlay', 'cam_files', 'cam_grid', 'save_cams', 'mask_as_fed', 'cam_on_mask',
@@ -111,7 +111,7 @@ def cam_grid(model, src, # predictor (or folder), and a folder of class folders
     "A figure: per class, up to `n` correctly and `n` wrongly predicted cells with their Grad-CAM overlays"
     import matplotlib.pyplot as plt
     p = as_predictor(model)
-    files, labels = find_images(src)
+    files, labels = find_images(src, [] if res else None)  # with `res` given, its caller has reported what was left out
     if all(l is None for l in labels): raise DataError(f'{src} has no class folders: a right/wrong grid needs labels')
     res = res or cam_files(p, files)
     label_of = dict(zip(map(str, files), labels))
@@ -137,16 +137,21 @@ def save_cams(model, src, out, alpha=0.4,
               res:dict|None=None, # `cam_files` of `src`, when already computed
              ) -> list[Path]:
     "Write an overlay PNG per image of `src` (for several members, their mean map) into `out`, same relative names"
-    p, src, out = as_predictor(model), Path(src), Path(out)
+    p, src = as_predictor(model), Path(src).expanduser()
+    od = out if isinstance(out, OutDir) else OutDir(out, [src] if src.is_dir() else [], 'output folder', 'gradcam')
     res = res or cam_files(p, find_images(src)[0])
+    if not isinstance(out, OutDir): od.clear()  # one run's overlays, not two runs' mixed
+    rels = [Path(f).relative_to(src) if src.is_dir() else Path(Path(f).name) for f in res['files']]
+    names = [(r.parent/f'{fit_name(r.stem, 120)}__cam_{p.vocab[k]}.png').as_posix() for r, k in zip(rels, res['pred'])]  # long: cut
+    clash = pd.Series(names).duplicated(keep=False).to_numpy()  # y.png and y.bmp: keep each one's extension in its name
+    names = [(r.parent/f'{fit_name(r.stem, 120)}_{r.suffix[1:]}__cam_{p.vocab[k]}.png').as_posix() if c else n
+             for r, k, n, c in zip(rels, res['pred'], names, clash)]
     written = []
-    for f, img, cam, k in zip(res['files'], res['images'], res['maps'][-1], res['pred']):
-        rel = Path(f).relative_to(src) if src.is_dir() else Path(Path(f).name)
-        dest = (out/rel).with_name(f'{rel.stem}__cam_{p.vocab[k]}.png')
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    for dest, img, cam in zip(od.claim(names), res['images'], res['maps'][-1]):  # recorded once, up front
         def _write(t, a=overlay(img, cam, alpha)):
             if not cv2.imwrite(t, cv2.cvtColor(a, cv2.COLOR_RGB2BGR)): raise OSError(f'could not write {dest}')
         written.append(atomic_write(dest, _write))
+    if not isinstance(out, OutDir): od.finish()
     return written
 
 # %% ../nbs/12_gradcam.ipynb #cc7424c9
@@ -171,15 +176,23 @@ def gradcam_main(model:str, # bundle or ensemble folder
                  src:str, # image, flat folder or folder of class folders
                  out:str='gradcam', # output folder
                  alpha:float=0.4, # overlay opacity
+                 debug:store_true=False, # show the traceback of an error
                 ):
     "Grad-CAM overlays for images scored by a cervix_fastai bundle or ensemble"
     import matplotlib; matplotlib.use('Agg')
-    p = as_predictor(model)
-    files, labels = find_images(src)
-    res = cam_files(p, files)  # once, for the overlays and the grid
-    written = save_cams(p, src, out, alpha, res=res)
-    print(f"{len(written)} overlays in {Path(out).resolve()}; {len(res['skipped'])} file(s) skipped")
-    if any(l is not None for l in labels):
-        fig = cam_grid(p, src, alpha=alpha, res=res)
-        atomic_write(Path(out)/'grid.png', lambda t: fig.savefig(t, dpi=100))
-        print(f"grid: {Path(out).resolve()/'grid.png'}")
+    with cli_errors(debug):
+        src, left = Path(src).expanduser(), []
+        check_apart([src] if src.is_dir() else [], out, 'output folder')
+        p = as_predictor(model)
+        files, labels = find_images(src, left)
+        res = cam_files(p, files)  # once, for the overlays and the grid
+        od = OutDir(out, [src] if src.is_dir() else [], 'output folder', 'gradcam')
+        od.clear()
+        written = save_cams(p, src, od, alpha, res=res)
+        if res['skipped'] or left: od.write('skipped.csv', skipped_table(res['skipped'], left).to_csv(index=False))
+        if any(l is not None for l in labels):
+            fig = cam_grid(p, src, alpha=alpha, res=res)
+            od.write('grid.png', lambda t: fig.savefig(t, dpi=100))
+        od.finish()
+    print(f"{len(written)} overlays in {od.root.resolve()}; {len(res['skipped'])} unreadable and {len(left)} left out "
+          f"(see skipped.csv)" + (f"; grid: {od.root.resolve()/'grid.png'}" if (od.root/'grid.png').exists() else ''))

@@ -10,50 +10,64 @@ import json, re, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, store_true
-from .core import DataError, atomic_write, class_dirs, image_files, is_image_file
+from .core import DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors
 from .evaluate import report, metrics, fit_temperature, apply_temperature
 from .predictor import as_predictor, load_bundle, set_temperature, export_bundle, Bundle
 
 # %% auto #0
-__all__ = ['find_images', 'score_folder', 'calibrate', 'score_main']
+__all__ = ['find_images', 'skipped_table', 'score_folder', 'calibrate', 'score_main']
 
 # %% ../nbs/10_inference.ipynb #efc2f206
-def find_images(src) -> tuple[list[Path], list[str|None]]:
-    "Image files of `src` (an image, a flat folder or class sub-folders) and their label (None when unknown)"
-    src = Path(src)
+def find_images(src, # an image, a flat folder or a folder of class folders
+                left:list|None=None, # a list to receive `(path, reason)` for what was left out (else: a warning)
+               ) -> tuple[list[Path], list[str|None]]:
+    "Image files of `src` and their label (None when unknown); masks and the like are left out and reported"
+    src = Path(src).expanduser()
     if src.is_file():
         if not is_image_file(src): raise DataError(f'{src} is not an image file')
         return [src], [None]
     if not src.is_dir(): raise DataError(f'{src} does not exist')
-    files = image_files(src, recurse=False)
+    files, lo = scan_tree(src, recurse=False)
     labels = [None] * len(files)
     for d in class_dirs(src, required=False):
-        fs = image_files(d)
-        files += fs; labels += [d.name] * len(fs)
-    if not files: raise DataError(f'No image under {src}')
+        fs, l2 = scan_tree(d)
+        files += fs; labels += [d.name] * len(fs); lo += l2
+    if left is not None: left += lo
+    elif lo: warnings.warn(left_out_message(lo, src), stacklevel=2)
+    if not files: raise DataError(f'No image under {src}' + (f' ({len(lo)} file(s) left out, e.g. {lo[0][0]}: {lo[0][1]})' if lo else ''))
     return files, labels
 
 def _groups(files, src, groups):
     "The slide of each file: `groups` is a regex on the path relative to `src` (first group or match), or a mapping"
     if groups is None: return None
     if isinstance(groups, str):
+        try: re.compile(groups)
+        except re.error as e: raise DataError(f'groups {groups!r} is not a regular expression: {e}') from None
         rels = [f.relative_to(src).as_posix() if Path(src).is_dir() else f.name for f in files]
         ms = [re.search(groups, r) for r in rels]
         if not all(ms): raise DataError(f'groups {groups!r} does not match {rels[[m is None for m in ms].index(True)]}')
         return [m.group(1) if m.groups() else m.group(0) for m in ms]
+    missing = [str(f) for f in files if str(f) not in groups]
+    if missing: raise DataError(f'The groups mapping has no slide for {len(missing)} file(s), e.g. {missing[0]}')
     return [groups[str(f)] for f in files]
 
 # %% ../nbs/10_inference.ipynb #124730d4
-def _predictions(files, labels, ok, errs, probs, vocab) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "One row per readable file (path, label, pred, prob, p_<class>...), and one per skipped file with its error"
+def _predictions(files, labels, ok, errs, probs, vocab, left=()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "One row per readable file (path, label, pred, prob, p_<class>...), and one per skipped or left-out file with the reason"
     df = pd.DataFrame({'path': [str(f) for f, k in zip(files, ok) if k], 'label': [l for l, k in zip(labels, ok) if k]})
     df['pred'] = [vocab[i] for i in probs.argmax(1)] if len(probs) else []
     df['prob'] = probs.max(1) if len(probs) else []
     for i, v in enumerate(vocab): df[f'p_{v}'] = probs[:, i] if len(probs) else []
-    skipped = pd.DataFrame({'path': [str(f) for f, k in zip(files, ok) if not k], 'error': [e for e, k in zip(errs, ok) if not k]})
-    if len(skipped): warnings.warn(f'{len(skipped)} file(s) could not be read and were skipped:\n' +
-                                   '\n'.join(f'  {r.path}: {r.error}' for r in skipped.head(20).itertuples()))
-    return df, skipped
+    bad = [(str(f), e) for f, k, e in zip(files, ok, errs) if not k]
+    if bad: warnings.warn(f'{len(bad)} file(s) could not be read and were skipped:\n' + '\n'.join(f'  {p}: {e}' for p, e in bad[:20]))
+    return df, skipped_table(bad, left)
+
+def skipped_table(unreadable, # `(path, error)` of files that could not be read
+                  left=(), # `(path, reason)` of entries the scanner left out
+                 ) -> pd.DataFrame:
+    "One row per file not used, with why, and whether it was unreadable or left out (as `skipped.csv` holds them)"
+    return pd.DataFrame([(str(p), e, 'unreadable') for p, e in unreadable] + [(str(p), e, 'left out') for p, e in left],
+                        columns=['path', 'error', 'kind'])
 
 # %% ../nbs/10_inference.ipynb #b251a548
 def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner, or a .pkl with `trust_pickle=True`
@@ -69,29 +83,33 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
                 ) -> pd.DataFrame:
     "Predict every image of `src`; with labels, also compute metrics (in `df.attrs['metrics']`) and write a report"
     if unknown not in ('error', 'report'): raise ValueError(f"unknown must be 'error' or 'report', got {unknown!r}")
+    src, left = Path(src).expanduser(), []
+    if out is not None: check_apart([src] if src.is_dir() else [], out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle)
-    files, labels = find_images(src)
+    files, labels = find_images(src, left)
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
     if strange and unknown == 'error':
         raise DataError(f'Folder classes {strange} are unknown to the model (its classes: {p.vocab}); '
                         "pass unknown='report' to score them anyway")
-    g = _groups(files, Path(src), groups)
+    g = _groups(files, src, groups)
+    od = None if out is None else OutDir(out, [src] if src.is_dir() else [], 'output folder', 'scores')  # made once the input is fine
+    if od is not None: od.clear()  # the previous run's outputs go first: one run's files, never two runs' mixed
     t0 = time.perf_counter()
     logits, ok, errs = p.predict_logits(files, bs, tta, progress)
     probs, secs = apply_temperature(logits, p.temperature), time.perf_counter() - t0
-    df, skipped = _predictions(files, labels, ok, errs, probs, p.vocab)
+    df, skipped = _predictions(files, labels, ok, errs, probs, p.vocab, left)
     df.attrs.update(skipped=skipped, unknown_classes=strange, seconds=secs, images_per_s=len(files) / max(secs, 1e-9))
-    if out is not None:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out/'predictions.csv', df.to_csv(index=False))
-        if len(skipped): atomic_write(out/'skipped.csv', skipped.to_csv(index=False))
+    if od is not None:
+        od.write('predictions.csv', df.to_csv(index=False))
+        if len(skipped): od.write('skipped.csv', skipped.to_csv(index=False))
     known = df.label.isin(p.vocab).to_numpy()
     if known.any():
         targs, gk = np.array([p.vocab.index(l) for l in df.label[known]]), None if g is None else np.array(g)[ok][known]
-        m = (report(probs[known], targs, p.vocab, out, binary=binary, logits=logits[known], temperature=p.temperature,
-                    groups=gk, title=f'Scores on {Path(src).name}') if out is not None else metrics(probs[known], targs, p.vocab, groups=gk))
+        m = (report(probs[known], targs, p.vocab, od, binary=binary, logits=logits[known], temperature=p.temperature,
+                    groups=gk, title=f'Scores on {src.name}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
         df.attrs['metrics'] = {**m, 'unknown_classes': strange, 'skipped': len(skipped), 'n_unknown': int((~known & df.label.notna()).sum())}
-        if out is not None: atomic_write(out/'metrics.json', json.dumps(df.attrs['metrics'], indent=2))
+        if od is not None: od.write('metrics.json', json.dumps(df.attrs['metrics'], indent=2))
+    if od is not None: od.finish()  # the mark that this folder holds one whole run
     return df
 
 # %% ../nbs/10_inference.ipynb #d76649c3
@@ -100,9 +118,13 @@ def calibrate(bundle, # bundle folder or `Bundle`
               split='valid', bs:int|None=None) -> float:
     "Fit the bundle's temperature on `split` and store it in its bundle.json"
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    if 'split' not in df.columns: raise DataError('calibrate needs a divided manifest (a `split` column)')
     sub = df[df.split == split]
-    if sub.empty: raise DataError(f'No {split!r} rows to calibrate on')
-    logits, ok, _ = b.predict_logits(list(sub.path), bs, progress=False)
+    if sub.empty: raise DataError(f'No {split!r} rows to calibrate on (splits: {sorted(df.split.unique())})')
+    strange = sorted(set(sub.label.astype(str)) - set(b.vocab))
+    if strange: raise DataError(f'Labels {strange} of the {split!r} rows are unknown to the bundle (its classes: {b.vocab})')
+    logits, ok, errs = b.predict_logits(list(sub.path), bs, progress=False)
+    if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} images could be read, e.g. {sub.path.iloc[0]}: {errs[0]}')
     t = fit_temperature(logits, [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k])
     set_temperature(b.path, t)
     return t
@@ -117,11 +139,13 @@ def score_main(model:str, # bundle or ensemble folder (or .pkl with --trust-pick
                continue_unknown:store_true=False, # score classes the model doesn't know instead of stopping
                trust_pickle:store_true=False, # allow a .pkl (runs code stored in it)
                groups:str=None, # regex on each image's path under SRC whose first group is its slide
+               debug:store_true=False, # show the traceback of an error
               ):
     "Score images with a cervix_fastai bundle: predictions.csv, and metrics + report when labels are known"
     import matplotlib; matplotlib.use('Agg')
-    df = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
-                      trust_pickle=trust_pickle, groups=groups)
+    with cli_errors(debug):
+        df = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
+                          trust_pickle=trust_pickle, groups=groups)
     print(f"{len(df)} images scored in {df.attrs['seconds']:.1f} s ({df.attrs['images_per_s']:.0f} img/s); {len(df.attrs['skipped'])} skipped")
     if 'metrics' in df.attrs:
         m = df.attrs['metrics']

@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/predictor.html.md"""
 
 # %% ../nbs/09_predictor.ipynb #9c4cc4e8
 from __future__ import annotations
-import hashlib, json, warnings
+import hashlib, json, math, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, torch
@@ -17,14 +17,15 @@ from fastai.vision.augment import Resize
 from fastai.vision.core import imagenet_stats
 from fastcore.basics import patch
 from . import __version__
-from .core import DataError, atomic_write, maybe_progress
-from .preprocess import CellImage, CytoFilter
+from .core import DataError, atomic_write, maybe_progress, safe_name, check_apart, OutDir
+from .preprocess import CellImage, CytoFilter, FILTERS
 from .models import create_model, get_backbone, cam_layer_name
 from .evaluate import apply_temperature
 
 # %% auto #0
-__all__ = ['BUNDLE_FORMAT', 'VOTES', 'dls_config', 'Predictor', 'auto_bs', 'ModelPredictor', 'export_bundle', 'Bundle',
-           'load_bundle', 'set_temperature', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble', 'as_predictor']
+__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'VOTES', 'dls_config', 'Predictor', 'auto_bs', 'ModelPredictor',
+           'meta_problems', 'export_bundle', 'Bundle', 'load_bundle', 'set_temperature', 'hard_vote', 'soft_vote',
+           'Ensemble', 'load_ensemble', 'as_predictor']
 
 # %% ../nbs/09_predictor.ipynb #4c681cec
 def dls_config(dls) -> dict:
@@ -154,23 +155,69 @@ def _describe_sha(meta:dict) -> str:
     desc = {k: v for k, v in meta.items() if k not in ('sha256', 'cervix_fastai')}
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
 
-def _write_meta(path:Path, meta:dict):
-    atomic_write(path/'bundle.json', json.dumps({**meta, 'sha256': _describe_sha(meta)}, indent=2))
+def _meta_json(meta:dict) -> str: return json.dumps({**meta, 'sha256': _describe_sha(meta)}, indent=2)
+
+# %% ../nbs/09_predictor.ipynb #f0a1b2c2
+RESIZES, PAD_MODES = ('pad', 'crop', 'squish'), ('zeros', 'border', 'reflection')
+
+def _finite(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+def meta_problems(meta) -> list[str]:
+    "What is wrong with a bundle description (empty when nothing is)"
+    if not isinstance(meta, dict): return ['it is not a JSON object']
+    need = ('format', 'arch', 'vocab', 'size', 'resize', 'pad_mode', 'stats', 'filters', 'temperature', 'weights_sha256')
+    missing = [k for k in need if k not in meta]
+    if missing: return [f'it lacks {missing}']
+    v, s, st = meta['vocab'], meta['size'], meta['stats']
+    checks = [
+        (meta['format'] == BUNDLE_FORMAT, f"format is {meta['format']!r}; this version reads {BUNDLE_FORMAT}: export it again"),
+        (isinstance(meta['arch'], str), f"arch {meta['arch']!r} is not a name"),
+        (isinstance(v, list) and len(v) >= 2 and all(isinstance(c, str) and c for c in v) and len(set(v)) == len(v),
+         f'vocab must be two or more distinct class names, got {v!r}'),
+        (isinstance(s, int) and not isinstance(s, bool) and 16 <= s <= 4096, f'size must be a whole number from 16 to 4096, got {s!r}'),
+        (meta['resize'] in RESIZES, f"resize must be one of {RESIZES}, got {meta['resize']!r}"),
+        (meta['pad_mode'] in PAD_MODES, f"pad_mode must be one of {PAD_MODES}, got {meta['pad_mode']!r}"),
+        (isinstance(st, list) and len(st) == 2 and all(isinstance(r, list) and len(r) == 3 and all(map(_finite, r)) for r in st)
+         and all(x > 0 for x in st[1]), f'stats must be [mean, std] of 3 finite numbers each, std above 0, got {st!r}'),
+        (isinstance(meta['filters'], list) and all(isinstance(f, str) and f in FILTERS for f in meta['filters']), f"filters must be names in {list(FILTERS)}, got {meta['filters']!r}"),
+        (_finite(meta['temperature']) and meta['temperature'] > 0, f"temperature must be a finite number above 0, got {meta['temperature']!r}"),
+        (isinstance(meta['weights_sha256'], str) and len(meta['weights_sha256']) == 64, 'weights_sha256 is not a SHA-256'),
+    ]
+    return [why for ok, why in checks if not ok]
 
 # %% ../nbs/09_predictor.ipynb #f3302c30
 @patch
 def export(self:ModelPredictor, path, # folder for `model.safetensors` and `bundle.json` (created)
           ) -> Path:
     "Write this network as a bundle"
-    if self.arch is None: raise ValueError('A bundle needs the backbone name: make the predictor with arch=...')
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-    atomic_write(path/'model.safetensors', lambda t: save_file(sd, t))
-    meta = dict(format=BUNDLE_FORMAT, arch=get_backbone(self.arch).name, vocab=self.vocab, size=self.size, resize=self.resize,
-                pad_mode=self.pad_mode, stats=[list(s) for s in self.stats], filters=list(self.filters),
-                temperature=self.temperature, weights_sha256=_sha256_file(path/'model.safetensors'), cervix_fastai=__version__)
-    _write_meta(path, meta)
-    return path
+    parts = _bundle_parts(self)  # checked before anything is written
+    od = OutDir(path, kind='bundle')
+    _write_bundle(parts, od)
+    od.finish()
+    return od.root
+
+def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
+    "The description and the weights of `m`, as a bundle holds them, checked"
+    if m.arch is None: raise ValueError('A bundle needs the backbone name: make the predictor with arch=...')
+    meta = dict(format=BUNDLE_FORMAT, arch=get_backbone(m.arch).name, vocab=m.vocab, size=m.size, resize=m.resize,
+                pad_mode=m.pad_mode, stats=[list(s) for s in m.stats], filters=list(m.filters),
+                temperature=m.temperature, weights_sha256='0' * 64, cervix_fastai=__version__)
+    bad = meta_problems(meta)
+    if bad: raise DataError(f'Cannot export {m.name}: ' + '; '.join(bad))
+    sd = {k: v.detach().cpu().contiguous() for k, v in m.model.state_dict().items()}
+    _check_finite(sd, m.name)
+    return meta, sd
+
+def _write_bundle(parts:tuple[dict, dict], od:OutDir, sub=''):
+    "Write `_bundle_parts` as `model.safetensors` and `bundle.json` in `od` (under the folder `sub`, if given)"
+    meta, sd = parts
+    w = od.write(f'{sub}model.safetensors', lambda t: save_file(sd, t))
+    od.write(f'{sub}bundle.json', _meta_json({**meta, 'weights_sha256': _sha256_file(w)}))
+
+def _check_finite(sd:dict, what):
+    "Raise if a weight is NaN or infinite (every prediction would be NaN, or class 0)"
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad: raise DataError(f'{what}: {len(bad)} weight tensor(s) hold NaN or infinite values, e.g. {bad[0]}')
 
 def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict(arch=...)`)
                   path, # folder to write `model.safetensors` and `bundle.json` into
@@ -200,9 +247,11 @@ def _checked_meta(path:Path) -> dict:
     "`bundle.json`, after checking the format and both checksums"
     if not (path/'bundle.json').exists(): raise DataError(f'{path} is not a bundle: no bundle.json (a .pkl needs trust_pickle=True)')
     if not (path/'model.safetensors').exists(): raise DataError(f'Bundle {path} has no model.safetensors')
-    meta = json.loads((path/'bundle.json').read_text())
-    if meta.get('format') != BUNDLE_FORMAT:
-        raise DataError(f"Bundle {path} has format {meta.get('format')}; this version reads {BUNDLE_FORMAT}: export it again")
+    try: meta = json.loads((path/'bundle.json').read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataError(f'Bundle {path}: bundle.json is not valid JSON ({e})') from None
+    bad = meta_problems(meta)
+    if bad: raise DataError(f'Bundle {path}: bundle.json is not usable: ' + '; '.join(bad))
+    if 'sha256' not in meta: raise DataError(f'Bundle {path}: bundle.json has no checksum (sha256): export it again')
     if _sha256_file(path/'model.safetensors') != meta.get('weights_sha256'):
         raise DataError(f'Bundle {path}: model.safetensors does not match the checksum in bundle.json (changed after export?)')
     if _describe_sha(meta) != meta.get('sha256'):
@@ -217,7 +266,10 @@ def load_bundle(path, device='cpu') -> Bundle:
     try: get_backbone(meta['arch'])
     except ValueError as e: raise DataError(f'Bundle {path}: {e}') from None
     model = create_model(meta['arch'], len(meta['vocab']), pretrained=False)
-    try: model.load_state_dict(load_file(str(path/'model.safetensors')), strict=True)
+    try: sd = load_file(str(path/'model.safetensors'))
+    except Exception as e: raise DataError(f'Bundle {path}: model.safetensors is not readable ({str(e)[:200]})') from None
+    _check_finite(sd, f'Bundle {path}')
+    try: model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
         raise DataError(f"Bundle {path}: the weights do not fit a {meta['arch']} with {len(meta['vocab'])} classes: {str(e)[:300]}") from None
     return Bundle(model.to(device).eval(), meta, path)
@@ -225,8 +277,10 @@ def load_bundle(path, device='cpu') -> Bundle:
 def set_temperature(path, t:float) -> Bundle:
     "Store a calibration temperature in a bundle (its checksum renewed)"
     path = Path(path)
-    meta = _checked_meta(path)
-    _write_meta(path, {**meta, 'temperature': float(t)})
+    meta = {**_checked_meta(path), 'temperature': t}
+    bad = meta_problems(meta)
+    if bad: raise DataError(f'Bundle {path}: ' + '; '.join(bad))
+    atomic_write(path/'bundle.json', _meta_json(meta))  # the bundle is known ours: its checksum held (an ensemble's member too)
     return load_bundle(path)
 
 # %% ../nbs/09_predictor.ipynb #529cd2de
@@ -248,6 +302,14 @@ def soft_vote(probs:np.ndarray, weights=None) -> np.ndarray:
     return np.tensordot(w / w.sum(), probs, axes=1)
 
 # %% ../nbs/09_predictor.ipynb #fde6e751
+def _vote_weights(weights, n:int) -> list[float]:
+    "`weights` as `n` floats, if they are finite, 0 or above and not all 0"
+    try: ws = [float(x) for x in weights]
+    except (TypeError, ValueError): ws = []
+    if len(ws) != n or not all(math.isfinite(w) and w >= 0 for w in ws) or sum(ws) <= 0:
+        raise DataError(f'Vote weights must be {n} finite numbers, 0 or above, not all 0; got {weights!r}')
+    return ws
+
 class Ensemble(Predictor):
     "Single-network predictors (bundles) that vote: `how` is 'hard', 'soft' or 'weighted'"
     def __init__(self, members:list, how='soft', weights=None, names=None):
@@ -259,8 +321,9 @@ class Ensemble(Predictor):
         if bad: raise DataError(f'Members {bad} have other classes (or another order) than member 0: {vocabs[bad[0]]} vs {vocabs[0]}')
         if how == 'weighted' and weights is None: raise ValueError("how='weighted' needs weights (see fit_vote_weights)")
         self.vocab, self.how = vocabs[0], how
-        self.weights = None if weights is None else [float(x) for x in weights]
-        for m, n in zip(self._members, names or []): m.name = n
+        self.weights = None if weights is None else _vote_weights(weights, len(self._members))
+        if names is not None and len(names) != len(self._members): raise DataError(f'{len(names)} names for {len(self._members)} members')
+        for m, n in zip(self._members, names or []): m.name = safe_name(n, 'member name')
 
     @property
     def names(self): return [m.name for m in self.members]
@@ -297,18 +360,29 @@ def predict_logits(self:Ensemble, files, bs=None, tta=False, progress=True):
 @patch
 def export(self:Ensemble, path) -> Path:
     "A folder of member bundles and `ensemble.json`"
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    dirs = [m.export(path/f'{i:02d}_{n}').name for i, (m, n) in enumerate(zip(self.members, self.names))]
-    atomic_write(path/'ensemble.json', json.dumps(dict(members=dirs, names=self.names, how=self.how, weights=self.weights,
-                                                      vocab=self.vocab), indent=2))
-    return path
+    dirs = [f"{i:02d}_{safe_name(n, 'member name')}" for i, n in enumerate(self.names)]
+    parts = [_bundle_parts(m) for m in self.members]  # all checked before an earlier export is removed
+    check_apart([m.path for m in self.members if getattr(m, 'path', None)], path, 'export folder')  # not over its own members
+    od = OutDir(path, kind='ensemble')
+    od.clear()  # an earlier export here: only what the library wrote
+    for pt, d in zip(parts, dirs): _write_bundle(pt, od, f'{d}/')
+    od.write('ensemble.json', json.dumps(dict(members=dirs, names=self.names, how=self.how, weights=self.weights,
+                                              vocab=self.vocab), indent=2))
+    od.finish()
+    return od.root
 
 def load_ensemble(path, how:str|None=None) -> Ensemble:
     "Load an `Ensemble.export` folder (member bundles are checked as `load_bundle` checks them)"
     path = Path(path)
     if not (path/'ensemble.json').exists(): raise DataError(f'{path} has no ensemble.json')
-    r = json.loads((path/'ensemble.json').read_text())
-    return Ensemble([path/d for d in r['members']], how or r['how'], r.get('weights'), r.get('names'))
+    try: r = json.loads((path/'ensemble.json').read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataError(f'{path}/ensemble.json is not valid JSON ({e})') from None
+    if not isinstance(r, dict) or not isinstance(r.get('members'), list) or not r['members']:
+        raise DataError(f'{path}/ensemble.json lists no members')
+    bad = [k for k in ('names', 'weights') if r.get(k) is not None and not (isinstance(r[k], list) and len(r[k]) == len(r['members']))]
+    if bad: raise DataError(f'{path}/ensemble.json: {bad} must be lists with one entry per member')
+    if r.get('how', 'soft') not in VOTES: raise DataError(f"{path}/ensemble.json: how must be one of {VOTES}, got {r.get('how')!r}")
+    return Ensemble([path/safe_name(d, 'member folder') for d in r['members']], how or r.get('how', 'soft'), r.get('weights'), r.get('names'))
 
 # %% ../nbs/09_predictor.ipynb #ab2301a4
 def as_predictor(model, # a `Predictor`, a bundle or ensemble folder, a `Learner`/`FitResult`, a `.pkl`, or an `nn.Module`

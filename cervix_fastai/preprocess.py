@@ -14,7 +14,7 @@ from PIL import Image
 from fastcore.parallel import ProcessPoolExecutor
 from fasttransform import Transform
 from fastai.vision.core import PILImage
-from .core import DataError, atomic_write, image_files, maybe_progress
+from .core import DataError, atomic_write, image_files, maybe_progress, OutDir, RECORD
 from .data import check_image
 
 # %% auto #0
@@ -109,23 +109,28 @@ def preprocess_folder(src, # folder of images (any depth, e.g. class folders)
                       progress:bool|None=True, # a bar over the files to write (see `maybe_progress`)
                      ) -> pd.DataFrame:
     "Filter every image under `src` into `dest` as PNG, same relative paths; returns one row per file with its status"
-    src, dest = Path(src), Path(dest)
+    src = Path(src).expanduser()
     if not src.is_dir(): raise DataError(f'{src} is not a folder')
-    if dest.resolve() == src.resolve(): raise DataError('dest must differ from src: originals are never overwritten')
     for s in steps:
         if s not in FILTERS: raise ValueError(f'Unknown filter {s!r}; known: {list(FILTERS)}')
-    files = [f for f in image_files(src) if dest.resolve() not in f.resolve().parents
-             and (masks or not f.stem.lower().endswith('-d'))]
-    outs = [dest/f.relative_to(src).with_suffix('.png') for f in files]
-    status = ['exists' if (o.exists() and not overwrite) else None for o in outs]
+    od = OutDir(dest, [src], kind='preprocessed', params=dict(steps=list(steps), masks=masks))
+    if od.changed and not overwrite:
+        raise DataError(f'{dest} holds outputs made with other settings ({od.old_params}); pass overwrite=True to redo them')
+    files = image_files(src, masks=masks)
+    rels = [f.relative_to(src).with_suffix('.png').as_posix() for f in files]
+    clash = pd.Series(rels).duplicated(keep=False).to_numpy()
+    if clash.any(): raise DataError(f'{clash.sum()} inputs would write one output, e.g. {[str(f) for f in np.array(files)[clash][:2]]}: '
+                                    'rename one of each pair')
+    status = ['exists' if (r in od.files and (od.root/r).exists() and not overwrite) else None for r in rels]
+    outs = od.claim(rels)
     todo = [(str(f), str(o)) for f, o, s in zip(files, outs, status) if s is None]
-    for o in {Path(o).parent for _, o in todo}: o.mkdir(parents=True, exist_ok=True)
     n_workers = os.cpu_count() if n_workers is None else n_workers
     with ProcessPoolExecutor(n_workers) as ex:  # fastcore's: 0 workers = in this process
         res = ex.map(partial(_filter_one, steps=tuple(steps)), todo, chunksize=max(1, len(todo) // (8 * max(1, n_workers))))
         done = iter(list(maybe_progress(res, progress, total=len(todo))))
     res = pd.DataFrame({'src': [str(f) for f in files], 'dest': [str(o) for o in outs],
                         'status': [s if s else next(done) for s in status]})
+    od.finish()
     bad = res[res.status.str.startswith('failed')]
     if len(bad): warnings.warn(f'{len(bad)} file(s) could not be processed:\n' +
                                '\n'.join(f'  {r.src}: {r.status}' for r in bad.head(20).itertuples()))

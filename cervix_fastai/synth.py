@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, cv2
 from PIL import Image
-from .core import DataError, atomic_write, maybe_progress
+from .core import DataError, atomic_write, maybe_progress, OutDir, RECORD
 from .data import SIPAKMED_CLASSES
 
 # %% auto #0
@@ -190,15 +190,22 @@ def make_synthetic_sipakmed(dest, # folder to write `im_<Class>/...` into (creat
                             progress:bool|None=True, # a bar over the classes (see `maybe_progress`)
                            ) -> Path:
     "Write a synthetic Pap-smear set in the SIPaKMeD layout; returns `dest`"
-    dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()):
-        if not overwrite: raise DataError(f'{dest} is not empty; pass overwrite=True to replace its im_* folders')
-        for d in dest.glob('im_*'): shutil.rmtree(d)
+    dest = Path(dest).expanduser()
+    ours = (dest/RECORD).exists()  # an earlier synthetic set says so; a real data set in `dest` does not
+    od = OutDir(dest, kind='synthetic')
+    if any(p.name != RECORD for p in dest.iterdir()):
+        if not ours: raise DataError(f'{dest} is not empty and holds no synthetic set of cervix_fastai: choose an empty folder')
+        if not overwrite: raise DataError(f'{dest} holds an earlier synthetic set; pass overwrite=True to replace it')
+        for d in dest.glob('im_*'):
+            if d.is_symlink(): d.unlink()  # the link only, never what it points to
+            else: shutil.rmtree(d)
+    od.clear()
     for cls in maybe_progress(SIPAKMED_CLASSES, progress):
         num = done = 0
         while done < n_per_class:
             num += 1
             done += _write_slide(dest, cls, num, seed, cells_per_slide, clusters)
+    od.finish()
     return dest
 
 # %% ../nbs/02_synth.ipynb #1be87862

@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.html.md"""
 
 # %% ../nbs/06_train.ipynb #9bb277bb
 from __future__ import annotations
-import json, warnings
+import json, random, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.data.block import DataBlock, CategoryBlock
 from fastai.data.transforms import ColReader, ColSplitter, Normalize
 from fastai.learner import Learner, save_model
+from fastcore.foundation import L
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy, AccumMetric
 from fastai.optimizer import Adam
@@ -37,9 +38,10 @@ from .models import get_backbone, create_model, with_head, norm_stats, backbone_
 from .predictor import dls_config
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'manifest_dls', 'EpochLog', 'save_checkpoint', 'Checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro',
-           'fbeta_weighted', 'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from',
-           'RunFolder', 'FitResult', 'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics']
+__all__ = ['SCHEDULES', 'RESUME_KEYS', 'manifest_dls', 'EpochLog', 'save_checkpoint', 'rng_state', 'set_rng_state', 'Checkpoint',
+           'load_checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro', 'fbeta_weighted', 'class_weights_for',
+           'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from', 'RunFolder', 'FitResult',
+           'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics']
 
 # %% ../nbs/06_train.ipynb #824d2083
 def manifest_dls(df:pd.DataFrame, # divided manifest
@@ -77,16 +79,63 @@ def save_checkpoint(learn:Learner, name:str, with_opt=False):
     f = Path(learn.path)/learn.model_dir/f'{name}.pth'
     atomic_write(f, lambda t: save_model(t, learn.model, getattr(learn, 'opt', None), with_opt=with_opt))
 
+# %% ../nbs/06_train.ipynb #df30e2c0
+def rng_state(dls) -> dict:
+    "The state of every random generator training draws from: Python's, NumPy's, torch's and each DataLoader's"
+    npst = np.random.get_state()
+    return dict(python=random.getstate(), numpy=[npst[0], npst[1].tolist(), *npst[2:]], torch=torch.get_rng_state(),
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [], dls=[dl.rng.getstate() for dl in dls.loaders])
+
+def set_rng_state(st:dict, dls):
+    "Put back what `rng_state` saved"
+    random.setstate(_tuples(st['python']))
+    np.random.set_state((st['numpy'][0], np.array(st['numpy'][1], np.uint32), *st['numpy'][2:]))
+    torch.set_rng_state(st['torch'])
+    if st.get('cuda') and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
+    for dl, s in zip(dls.loaders, st['dls']): dl.rng.setstate(_tuples(s))
+
+def _tuples(o): return tuple(_tuples(x) for x in o) if isinstance(o, (list, tuple)) else o
+
+def _safe_load(f, device='cpu'):
+    "torch.load without running pickled code (what fastai allows for its own checkpoints)"
+    scalar = getattr(np, '_core', None) or np.core  # numpy 2 moved it
+    with torch.serialization.safe_globals([L, scalar.multiarray.scalar, np.dtype, *[getattr(np.dtypes, d) for d in np.dtypes.__all__]]):
+        return torch.load(f, map_location=device, weights_only=True)
+
 # %% ../nbs/06_train.ipynb #df30e20c
 class Checkpoint(Callback):
-    "Save model + optimizer as `last` after every epoch, and `state.json` saying which epoch of which phase is done"
+    "After every epoch: model, optimizer and random states to a new file, then `state.json` naming it, then the old file goes"
     order = (ReduceLROnPlateau.order + EarlyStoppingCallback.order) / 2  # after the rate is cut, before early stopping
     def __init__(self, phase, tracker=None, offset=0): store_attr()
+    def _trackers(self): return [c for c in self.learn.cbs if isinstance(c, (EarlyStoppingCallback, ReduceLROnPlateau))]
+    def before_epoch(self):
+        "A resumed fit goes on with the smoothed loss and the early-stopping and plateau counters where they were (reset by `before_fit`)"
+        r = self.learn.__dict__.pop('_resumed', None)
+        if r is None: return
+        self.recorder.smooth_loss.count, self.recorder.smooth_loss.val = r['smooth'][0], torch.tensor(r['smooth'][1])
+        for c, (b, w) in zip(self._trackers(), r.get('trackers', [])): c.best, c.wait = b, w
     def after_epoch(self):
-        save_checkpoint(self.learn, 'last', with_opt=True)
-        state = {'phase': self.phase, 'epoch': self.offset + self.epoch + 1, 'best': getattr(self.tracker, 'best', None),
-                 'lrs': [float(h['lr']) for h in self.opt.hypers]}
-        atomic_write(Path(self.learn.path)/self.learn.model_dir/'state.json', json.dumps(state))
+        d, epoch = Path(self.learn.path)/self.learn.model_dir, self.offset + self.epoch + 1
+        name = f'last-{self.phase}-{epoch}.pth'
+        sl = self.recorder.smooth_loss
+        ck = dict(model=self.learn.model.state_dict(), opt=self.opt.state_dict(), rng=rng_state(self.dls), smooth=[sl.count, float(sl.val)],
+                  trackers=[[float(c.best), int(c.wait)] for c in self._trackers()])
+        atomic_write(d/name, lambda t: torch.save(ck, t))
+        state = {'phase': self.phase, 'epoch': epoch, 'best': getattr(self.tracker, 'best', None),
+                 'lrs': [float(h['lr']) for h in self.opt.hypers], 'checkpoint': name}
+        atomic_write(d/'state.json', json.dumps(state))
+        for old in d.glob('last-*.pth'):
+            if old.name != name: old.unlink()
+
+def load_checkpoint(learn:Learner, f):
+    "Model, optimizer and random states from a `Checkpoint` file"
+    ck = _safe_load(f, next(learn.model.parameters()).device)
+    learn.model.load_state_dict(ck['model'])
+    if learn.opt is None: learn.create_opt()
+    learn.opt.load_state_dict(ck['opt'])
+    if 'rng' not in ck: return  # a checkpoint of an older version: model and optimizer only
+    set_rng_state(ck['rng'], learn.dls)
+    learn._resumed = dict(smooth=ck['smooth'], trackers=ck.get('trackers', []))
 
 class BestCheckpoint(SaveModelCallback):
     "fastai's `SaveModelCallback`, written atomically and optionally without its message at each better epoch"
@@ -201,7 +250,30 @@ class RunFolder:
         if resume and self.state is None: warnings.warn(f'Nothing to resume in {self.path}: starting afresh')
         if not resume and self.state_file.exists():
             raise DataError(f'{self.path} holds an earlier run: pass resume=True, or another run_dir')
+        done = [f.name for f in (self.path/'model.pth', self.path/'export.pkl') if f.exists()]
+        if self.state is None and done:
+            raise DataError(f'{self.path} holds a finished run ({", ".join(done)}) with no checkpoint state: choose another run_dir')
         self.checkpoints.mkdir(parents=True, exist_ok=True)
+        if self.state is None: self._start_afresh()
+        else: self._trim_history()
+
+    def _start_afresh(self):
+        "Remove what a run killed before its first checkpoint left: its log and checkpoint files"
+        for f in [self.history, self.state_file, *self.checkpoints.glob('last*.pth'), self.checkpoints/'best.pth', *self._torn()]:
+            if f.is_file() or f.is_symlink(): f.unlink()
+
+    def _torn(self) -> list[Path]:
+        "Temporary files of writes a kill interrupted"
+        return [f for d in (self.path, self.checkpoints) for f in d.glob('.*.tmp*')]
+
+    def _trim_history(self):
+        "Keep the log rows up to the last epoch `state` counts as done; drop torn files and checkpoints it does not name"
+        for f in self._torn() + [f for f in self.checkpoints.glob('last-*.pth') if f.name != self.state.get('checkpoint')]: f.unlink()
+        if not self.history.exists(): return
+        h = pd.read_csv(self.history)
+        hit = np.flatnonzero((h.phase == self.state['phase']).to_numpy() & (h.epoch == self.state['epoch'] - 1).to_numpy())
+        keep = h.iloc[:hit[-1] + 1] if len(hit) else h.iloc[:0]
+        if len(keep) < len(h): atomic_write(self.history, keep.to_csv(index=False))
 
     def save_config(self, config:dict): atomic_write(self.config_file, json.dumps(config, indent=2))
     def config(self) -> dict: return json.loads(self.config_file.read_text())
@@ -260,7 +332,7 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
         if state is not None:
             if names.index(ph.name) < names.index(state['phase']): continue
             if ph.name == state['phase']:
-                learn.load('last', with_opt=True)
+                load_checkpoint(learn, run.checkpoints/state.get('checkpoint', 'last.pth'))  # older runs: last.pth
                 start, lrs = state['epoch'], state.get('lrs')
         if state is not None and ph.name == state['phase'] and (state.get('done') or start >= ph.epochs):
             if (run.checkpoints/'best.pth').exists(): learn.load('best')  # where a finished phase left the model
@@ -271,6 +343,17 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
         if ph.cycle is not None: fit_one_cycle_from(learn, ph.epochs, plr, start, cbs=pcbs, **ph.cycle)
         else: learn.fit(ph.epochs - start, np.array(lrs) if lrs else plr, cbs=pcbs)
         atomic_write(run.state_file, json.dumps({**json.loads(run.state_file.read_text()), 'done': True}))  # also after an early stop
+
+# %% ../nbs/06_train.ipynb #4bd3917a
+RESUME_KEYS = ('arch', 'vocab', 'size', 'stats', 'filters', 'bs', 'epochs', 'lr', 'schedule', 'freeze_epochs', 'pretrained', 'seed',
+               'monitor', 'patience')  # what a resumed run must share with the run it continues
+
+def _same_run(run:RunFolder, config:dict):
+    "Raise if `config` is not the one the interrupted run in `run` was started with"
+    old = run.config()
+    diff = {k: (old.get(k), config[k]) for k in RESUME_KEYS if old.get(k) != json.loads(json.dumps(config[k]))}
+    if diff: raise DataError(f'{run.path} was started with other settings (before, now): {diff}. Resume with the same ones, '
+                             'or train into another run_dir')
 
 # %% ../nbs/06_train.ipynb #4bd39170
 @contextmanager
@@ -325,6 +408,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
         config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
                       pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, threads=torch.get_num_threads())
+        if run.state is not None: _same_run(run, config)
         run.save_config(config)
         _run_phases(learn, phases, lr, run, monitor, patience, cbs)
         if (run.checkpoints/'best.pth').exists(): learn.load('best')
