@@ -99,14 +99,9 @@ def extend_dataset(df:pd.DataFrame, # divided manifest (has `split`)
     recs = df[df.split == 'train'].to_dict('records')
     rels = [f"{safe_name(r['label'], 'label')}/{fit_name(Path(r['path']).stem, 150)}__aug{k:02d}_{ops[k % len(ops)]}.png"
             for r in recs for k in range(n)]  # a long name is cut (and made unique), not failed
-    clash = pd.Series(rels).duplicated()
-    if clash.any(): raise DataError(f"Two training images of one class share the name stem of {recs[int(np.flatnonzero(clash)[0]) // n]['path']}: "
-                                    'their copies would overwrite each other')
     od = OutDir(dest, source_roots(df), kind='augmented', params=dict(ops=list(ops), seed=seed))
-    if od.changed and not overwrite:
-        raise DataError(f'{dest} holds copies made with other settings ({od.old_params}); pass overwrite=True to redo them')
-    done = {r for r in rels if r in od.files and (od.root/r).exists() and not overwrite}
-    outs, rows = iter(od.claim(rels)), []
+    done = od.kept(rels, overwrite)
+    outs, rows = iter(od.claim(rels, sources=[r['path'] for r in recs for _ in range(n)])), []  # two stems alike in a class: an error
     for r in maybe_progress(recs, progress):
         src, label, img = Path(r['path']), str(r['label']), None
         for k in range(n):

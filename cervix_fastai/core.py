@@ -154,9 +154,14 @@ from fastcore.basics import patch
 
 @patch
 def claim(self:OutDir, rels, # paths relative to the destination
+          sources=None, # the input each one is made from, to name them when two would write one output
          ) -> list[Path]:
     "Record `rels` as the library's (before writing them) and make their folders; a file there that is not ours is an error"
     rels = [_rel(r) for r in rels]
+    dup = pd.Series(rels, dtype=object).duplicated(keep=False).to_numpy()
+    if dup.any():
+        eg = [str(s) for s, d in zip(sources if sources is not None else rels, dup) if d][:2]
+        raise DataError(f'{dup.sum()} inputs would write one output, e.g. {eg}: rename one of each pair')
     theirs = [r for r in rels if r not in self.files and os.path.lexists(self.root/r)]
     if theirs: raise DataError(f'{len(theirs)} file(s) in {self.root} are in the way and were not written by cervix_fastai, '
                                f'e.g. {theirs[:3]}: move them, or choose another destination')
@@ -164,6 +169,15 @@ def claim(self:OutDir, rels, # paths relative to the destination
     self.files |= set(rels)
     self._save()
     return [self.root/r for r in rels]
+
+@patch
+def kept(self:OutDir, rels, # the outputs a job would write
+         overwrite=False, # redo them all
+        ) -> set:
+    "Those of `rels` an earlier run with the same settings wrote (none with `overwrite`); other settings are an error"
+    if self.changed and not overwrite:
+        raise DataError(f'{self.root} holds outputs made with other settings ({self.old_params}); pass overwrite=True to redo them')
+    return set() if overwrite else {r for r in rels if r in self.files and (self.root/r).exists()}
 
 @patch
 def write(self:OutDir, rel, data) -> Path:

@@ -335,9 +335,7 @@ def _write_manifest(df:pd.DataFrame, od:OutDir, name='manifest.csv'):
 def _write_tree(df:pd.DataFrame, od:OutDir, how:str):
     "Copies of (or links to) the images as `<split>/<class>/<name>` under `od`"
     rels = [f"{s}/{safe_name(l, 'label')}/{Path(p).name}" for p, l, s in zip(df.path, df.label, df.split)]
-    dup = pd.Series(rels).duplicated(keep=False)
-    if dup.any(): raise DataError(f'{dup.sum()} images would share a name in the tree, e.g. {list(df.path[dup.to_numpy()][:2])}')
-    targets = od.claim(rels)
+    targets = od.claim(rels, sources=df.path)  # two images of one name in one class and split: an error naming them
     for src, t in maybe_progress(list(zip(df.path, targets)), None):
         if how == 'copy': atomic_write(t, lambda tmp, src=src: shutil.copy2(src, tmp))
         else: os.symlink(Path(src).resolve(), t)

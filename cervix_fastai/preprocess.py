@@ -14,7 +14,7 @@ from PIL import Image
 from fastcore.parallel import ProcessPoolExecutor
 from fasttransform import Transform
 from fastai.vision.core import PILImage
-from .core import DataError, atomic_write, image_files, maybe_progress, OutDir, RECORD
+from .core import DataError, atomic_write, image_files, maybe_progress, OutDir
 from .data import check_image
 
 # %% auto #0
@@ -114,15 +114,11 @@ def preprocess_folder(src, # folder of images (any depth, e.g. class folders)
     for s in steps:
         if s not in FILTERS: raise ValueError(f'Unknown filter {s!r}; known: {list(FILTERS)}')
     od = OutDir(dest, [src], kind='preprocessed', params=dict(steps=list(steps), masks=masks))
-    if od.changed and not overwrite:
-        raise DataError(f'{dest} holds outputs made with other settings ({od.old_params}); pass overwrite=True to redo them')
     files = image_files(src, masks=masks)
     rels = [f.relative_to(src).with_suffix('.png').as_posix() for f in files]
-    clash = pd.Series(rels).duplicated(keep=False).to_numpy()
-    if clash.any(): raise DataError(f'{clash.sum()} inputs would write one output, e.g. {[str(f) for f in np.array(files)[clash][:2]]}: '
-                                    'rename one of each pair')
-    status = ['exists' if (r in od.files and (od.root/r).exists() and not overwrite) else None for r in rels]
-    outs = od.claim(rels)
+    kept = od.kept(rels, overwrite)
+    status = ['exists' if r in kept else None for r in rels]
+    outs = od.claim(rels, sources=files)  # `y.bmp` and `y.png` would both write `y.png`: an error naming them
     todo = [(str(f), str(o)) for f, o, s in zip(files, outs, status) if s is None]
     n_workers = os.cpu_count() if n_workers is None else n_workers
     with ProcessPoolExecutor(n_workers) as ex:  # fastcore's: 0 workers = in this process
