@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, cv2
+from skimage.draw import polygon2mask
 from PIL import Image
 from .core import DataError, atomic_write, maybe_progress, OutDir, RECORD
 from .data import SIPAKMED_CLASSES
@@ -217,10 +218,12 @@ def _read_dat(path) -> np.ndarray:
     return a
 
 def _fill(shape, polys) -> np.ndarray:
-    "Boolean mask of the union of polygons (no anti-aliasing)"
-    m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round(p).astype(np.int32) for p in polys], 1)
-    return m.astype(bool)
+    "Boolean mask of the union of polygons given as `x,y` vertices (scikit-image's rasteriser, no anti-aliasing)"
+    # Vertices are continuous coordinates in which pixel (r, c) covers [c, c+1) × [r, r+1): shifting by half a pixel
+    # makes scikit-image's centre test count a square of side 10 as 100 pixels, not 121. It wants (row, col) = (y, x).
+    m = np.zeros(shape, bool)
+    for p in polys: m |= polygon2mask(shape, np.asarray(p)[:, ::-1] - 0.5)
+    return m
 
 # %% ../nbs/02_synth.ipynb #fc884b98
 def cell_masks(path, # a crop `NNN_MM.bmp` with `NNN_MM_cyt.dat`, `NNN_MM_nuc.dat` (and `_nuc_1.dat` ...) beside it
