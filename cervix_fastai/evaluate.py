@@ -39,7 +39,9 @@ def bootstrap_ci(targs, pred, fn, n_boot=1000, seed=0, alpha=0.05,
                 ) -> tuple[float, float]:
     "Percentile bootstrap interval of `fn(targs, pred)`, resampling cells or, given `groups`, slides"
     targs, pred, rng = np.asarray(targs), np.asarray(pred), np.random.default_rng(seed)
-    vals = [fn(targs[i], pred[i]) for i in _resamples(len(targs), groups, n_boot, rng)]
+    vals = np.array([fn(targs[i], pred[i]) for i in _resamples(len(targs), groups, n_boot, rng)], float)
+    vals = vals[np.isfinite(vals)]  # a score undefined on a resample (an AUC with no positive drawn) is left out
+    if len(vals) == 0: return float('nan'), float('nan')
     return float(np.quantile(vals, alpha / 2)), float(np.quantile(vals, 1 - alpha / 2))
 
 # %% ../nbs/08_evaluate.ipynb #27faedb2

@@ -76,10 +76,14 @@ def place_mask(img:np.ndarray, # RGB image (H, W, 3)
                labels:np.ndarray, # its mask's labels, as stored
                how='auto', # 'canvas': as stored (resized to the image); 'box': into the content box; 'auto': what the edges support
               ) -> np.ndarray:
-    "`labels` placed on the pixels of `img`"
+    "`labels` placed on the pixels of `img`; nothing of the cell in the image's pad bands"
     if how not in ('auto', 'canvas', 'box'): raise ValueError(f"how={how!r}: 'auto', 'canvas' or 'box'")
     h, w = img.shape[:2]
-    canvas, box = fit_to_box(labels, (0, h, 0, w), (h, w)), content_box(img)
+    if abs(np.log(labels.shape[0] / labels.shape[1] * w / h)) > 0.1:
+        raise DataError(f'the mask ({labels.shape[1]}×{labels.shape[0]}) does not have the shape of its image ({w}×{h})')
+    box = t, b, l, r = content_box(img)
+    canvas = fit_to_box(labels, (0, h, 0, w), (h, w))
+    canvas = fit_to_box(canvas[t:b, l:r], box, (h, w))  # some masks paint the bands as cytoplasm: they hold no cell
     if how == 'canvas' or box == (0, h, 0, w): return canvas
     boxed = fit_to_box(labels, box, (h, w))
     if how == 'box': return boxed
@@ -128,7 +132,8 @@ def _shape(mask:np.ndarray, prefix:str) -> tuple[dict, np.ndarray]:
     "regionprops of one boolean region, as `{prefix}_<measure>`, and its centroid"
     r = regionprops(mask.astype(np.uint8))[0]
     vals = dict(area=r.area, perimeter=r.perimeter, eccentricity=r.eccentricity, solidity=r.solidity,
-                major=r.axis_major_length, minor=r.axis_minor_length, roundness=4 * np.pi * r.area / max(r.perimeter, 1.) ** 2)
+                major=r.axis_major_length, minor=r.axis_minor_length,
+                roundness=min(1., 4 * np.pi * r.area / max(r.perimeter_crofton, 1.) ** 2))  # Crofton's perimeter: ~1 for discs of any size
     return {f'{prefix}_{k}': v for k, v in vals.items()}, np.array(r.centroid)
 
 def _largest(mask:np.ndarray) -> np.ndarray:
@@ -165,7 +170,7 @@ def cell_features(path, # a cell image with a mask (see `mask_source`)
     except DataError as e: raise DataError(f'{path}: {e}') if not str(e).startswith(str(path)) else e from None
 
 # %% ../nbs/13_features.ipynb #f3a1c022
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: pad bands hold no cell; Crofton perimeter in roundness
 
 def feature_key(path, mask_dir=None, align='auto') -> str:
     "Hash of what a cell's features depend on: the bytes of its image and mask files, `align` and `FEATURES_VERSION`"
@@ -176,23 +181,19 @@ def feature_key(path, mask_dir=None, align='auto') -> str:
 def _read_cache(cache) -> pd.DataFrame:
     "Earlier results in the file `cache` (or none), indexed by key; refuses a file that is not a feature cache"
     empty = pd.DataFrame(columns=list(FEATURES), index=pd.Index([], name='key'), dtype=float)
-    if cache is None or not Path(cache).exists(): return empty
+    if cache is None: return empty
+    cache = Path(cache)
+    if not cache.parent.is_dir(): raise DataError(f'{cache}: the folder {cache.parent} does not exist')
+    if cache.is_dir() or cache.is_symlink(): raise DataError(f'{cache} is a folder or a link: name a file for the feature cache')
+    if not cache.exists(): return empty
     try: c = pd.read_csv(cache, index_col='key')
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise DataError(f'{cache} is not a feature cache of cervix_fastai ({e}); name another file') from None
-    if missing := set(FEATURES) - set(c.columns):
-        if c.empty or set(c.columns) & set(FEATURES): return empty  # another feature version: measured again
-        raise DataError(f'{cache} is not a feature cache of cervix_fastai (no {sorted(missing)[:3]} ...); name another file')
-    return c[list(FEATURES)]
+    if 'features_version' not in c.columns: raise DataError(f'{cache} is not a feature cache of cervix_fastai; name another file')
+    c = c[c.features_version == FEATURES_VERSION]  # rows of another version are measured again
+    return c.reindex(columns=list(FEATURES))
 
 # %% ../nbs/13_features.ipynb #f3a1c023
-def _measure_row(path, mask_dir, align) -> tuple[str|None, dict|None, str|None]:
-    "`(key, features, error)` of one cell"
-    try: key = feature_key(path, mask_dir, align)
-    except (DataError, OSError) as e: return None, None, str(e)
-    try: return key, cell_features(path, mask_dir, align), None
-    except (DataError, OSError, ValueError) as e: return key, None, str(e)
-
 def features_manifest(df:pd.DataFrame, # a manifest with `path`
                       cache=None, # a CSV file for the results (read if it exists, then updated atomically)
                       mask_dir=None, # a folder of label images, instead of masks beside the images
@@ -200,19 +201,23 @@ def features_manifest(df:pd.DataFrame, # a manifest with `path`
                       progress:bool|None=None, # a bar over the cells (see `maybe_progress`)
                      ) -> pd.DataFrame:
     "`df` with the `FEATURES` columns added; cells without a usable mask are listed in `attrs['no_features']`"
-    old = _read_cache(cache)
-    rows, bad, keys, new = [], [], [], {}
+    if 'path' not in df.columns: raise DataError('the manifest has no `path` column')
+    old, rows, bad, new = _read_cache(cache), [], [], {}
     for p in maybe_progress(list(df.path), progress):
-        key, f, err = _measure_row(p, mask_dir, align)
-        if key is not None and key in old.index: f, err = old.loc[key].to_dict(), None
-        elif f is not None: new[key] = f
+        f = err = None
+        try:
+            key = feature_key(p, mask_dir, align)
+            if key in old.index: f = old.loc[key].to_dict()
+            else: f = new[key] = cell_features(p, mask_dir, align)
+        except (DataError, OSError, ValueError) as e: err = str(e)
         if err: bad.append((str(p), err))
         rows.append(f or {})
     if cache is not None and new:
-        table = pd.concat([old[~old.index.isin(list(new))], pd.DataFrame.from_dict(new, orient='index')])
+        table = pd.concat([old, pd.DataFrame.from_dict(new, orient='index')]).assign(features_version=FEATURES_VERSION)
         atomic_write(Path(cache), table.rename_axis('key').to_csv())
-    out = pd.concat([df.reset_index(drop=True), pd.DataFrame(rows, columns=list(FEATURES))], axis=1).set_axis(df.index)
-    out.attrs = {**df.attrs, 'features': list(FEATURES), 'no_features': pd.DataFrame(bad, columns=['path', 'error']), 'measured': len(new)}
+    feats = pd.DataFrame(rows, columns=list(FEATURES), index=df.index)
+    out = pd.concat([df.drop(columns=[c for c in FEATURES if c in df.columns]), feats], axis=1)
+    out.attrs = {**df.attrs, 'features': list(FEATURES), 'no_features': bad, 'measured': len(new)}
     if bad: warnings.warn(f'{len(bad)} of {len(df)} cells have no usable mask; their feature columns are empty: '
                           + ', '.join(Path(p).name for p, _ in bad[:5]) + (' ...' if len(bad) > 5 else ''))
     return out
@@ -228,6 +233,11 @@ def _numeric(df:pd.DataFrame, cols) -> pd.DataFrame:
         raise DataError(f'column {c!r}, row {i}: {df.loc[i, c]!r} is not a finite number')
     return x
 
+def _as_text(s:pd.Series) -> np.ndarray:
+    "Category values as text, a whole number written the same whether it came as 2 or 2.0"
+    txt = [None if pd.isna(v) else str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v) for v in s]
+    return np.array(txt, object)
+
 class TabPrep:
     "Fill, scale and one-hot a table the same way when fitting and predicting; `to_dict` for a bundle's JSON"
     def __init__(self, cont=(), cat=(), fill=None, mean=None, std=None, cats=None):
@@ -237,12 +247,13 @@ class TabPrep:
     @classmethod
     def fit(cls, df:pd.DataFrame, cont=(), cat=()) -> TabPrep:
         "Statistics of the rows of `df` (the training split)"
+        if odd := [c for c in [*cont, *cat] if not isinstance(c, str)]: raise DataError(f'column names must be text (JSON keys): {odd}')
         x = _numeric(df, cont)
         fill = x.median().fillna(0.)
         xf = x.fillna(fill)
         std = xf.std(ddof=0).where(lambda s: s > 0, 1.)
         if missing := [c for c in cat if c not in df.columns]: raise DataError(f'the table has no column(s) {missing}')
-        cats = {c: sorted(df[c].dropna().astype(str).unique()) for c in cat}
+        cats = {c: sorted(set(_as_text(df[c])) - {None}) for c in cat}
         return cls(cont, cat, fill.to_dict(), xf.mean().to_dict(), std.to_dict(), cats)
 
     @property
@@ -256,9 +267,10 @@ class TabPrep:
 # %% ../nbs/13_features.ipynb #f3a1c034
 def _prep_call(self:TabPrep, df:pd.DataFrame) -> np.ndarray:
     "The model's input: n × `len(self)` float32"
-    x = _numeric(df, self.cont).fillna(self.fill)
-    parts = [((x - pd.Series(self.mean)) / pd.Series(self.std)).to_numpy(np.float64)]
+    x = _numeric(df, self.cont).fillna(self.fill).to_numpy(np.float64)
+    stat = lambda d: np.array([d[c] for c in self.cont], np.float64)  # in `cont` order, whatever the order of the dict
+    parts = [(x - stat(self.mean)) / stat(self.std)]
     if missing := [c for c in self.cat if c not in df.columns]: raise DataError(f'the table has no column(s) {missing}')
-    for c in self.cat: parts.append((df[c].astype(str).to_numpy()[:, None] == np.array(self.cats[c], object)[None]).astype(np.float64))
+    for c in self.cat: parts.append((_as_text(df[c])[:, None] == np.array(self.cats[c], object)[None]).astype(np.float64))
     return np.concatenate(parts, 1).astype(np.float32)
 TabPrep.__call__ = _prep_call

@@ -26,9 +26,9 @@ from .core import DataError, maybe_progress
 from .evaluate import bootstrap_ci
 
 # %% auto #0
-__all__ = ['OUTCOMES', 'BINARY_SCORES', 'MULTI_SCORES', 'clean_name', 'is_categorical', 'guess_columns', 'load_risk_factors',
-           'roc_auc', 'avg_precision', 'sens_at_spec', 'score_table', 'fmt_scores', 'model_inputs', 'TabularMLP',
-           'make_models', 'make_folds', 'TabularResult', 'fit_tabular']
+__all__ = ['MANIFEST_COLS', 'OUTCOMES', 'BINARY_SCORES', 'MULTI_SCORES', 'clean_name', 'is_categorical', 'guess_columns',
+           'load_risk_factors', 'roc_auc', 'avg_precision', 'sens_at_spec', 'score_table', 'fmt_scores', 'model_inputs',
+           'TabularMLP', 'make_models', 'make_folds', 'TabularResult', 'fit_tabular']
 
 # %% ../nbs/14_tabular.ipynb #d43468e3
 def clean_name(name:str) -> str:
@@ -40,6 +40,8 @@ def is_categorical(s:pd.Series) -> bool:
     "A category: text, category or boolean values, or numbers that are only 0 and 1 (a yes/no flag)"
     if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s): return True
     return bool(s.dropna().isin([0, 1]).all())
+
+MANIFEST_COLS = ('path', 'label', 'group', 'dataset', 'subclass', 'split', 'fold')  # an image manifest's own columns
 
 def guess_columns(df:pd.DataFrame, exclude=()) -> tuple[list, list]:
     "Continuous and categorical input columns of `df`, leaving out the columns in `exclude`"
@@ -60,6 +62,8 @@ def _read_numeric(path:Path) -> pd.DataFrame:
         num = pd.to_numeric(df[c], errors='coerce')
         bad = df[c][num.isna() & df[c].notna()]
         if len(bad): raise DataError(f'{path}: column {c!r} has the value {bad.iloc[0]!r} (line {bad.index[0] + 2}), not a number or ?')
+        inf = df[c][np.isinf(num)]
+        if len(inf): raise DataError(f'{path}: column {c!r} has the value {inf.iloc[0]!r} (line {inf.index[0] + 2}), not a finite number')
         df[c] = num
     return df
 
@@ -169,7 +173,13 @@ def _as_text(v):
 
 def model_inputs(df:pd.DataFrame, cont:list, cat:list) -> pd.DataFrame:
     "The inputs every model gets: continuous columns as floats (NaN kept), categories as text with '(missing)'"
-    return pd.concat([df[list(cont)].astype(float), df[list(cat)].map(_as_text).astype(object)], axis=1)
+    num = {}
+    for c in cont:
+        try: num[c] = df[c].astype(float)
+        except (ValueError, TypeError): raise DataError(f'continuous input {c!r} has a value that is not a number') from None
+        inf = np.isinf(num[c])
+        if inf.any(): raise DataError(f'continuous input {c!r} has a non-finite value ({num[c][inf].iloc[0]}) in row {df.index[inf][0]!r}')
+    return pd.concat([pd.DataFrame(num, index=df.index, columns=list(cont)), df[list(cat)].map(_as_text).astype(object)], axis=1)
 
 # %% ../nbs/14_tabular.ipynb #9b033996
 class TabularMLP(ClassifierMixin, BaseEstimator):
@@ -184,12 +194,16 @@ class TabularMLP(ClassifierMixin, BaseEstimator):
         to = TabularPandas(df.reset_index(drop=True), [Categorify, FillMissing, Normalize], list(self.cat), list(self.cont),
                            y_names='_y', y_block=CategoryBlock(vocab=list(range(self.n_classes))),
                            splits=[list(range(len(X))), list(range(len(X), len(df)))])
-        return to.dataloaders(bs=self.bs, num_workers=0)
+        return to.dataloaders(bs=max(2, min(self.bs, len(X))), num_workers=0)  # fastai drops an incomplete last batch
 
     def fit(self, X, y, X_valid=None, y_valid=None):
         "Train on `X`, `y`; a validation set, when given, is only monitored (`history_`)"
         set_seed(self.seed, reproducible=True)
         y = np.asarray(y, int)
+        if len(X) < 2: raise DataError(f'TabularMLP: {len(X)} training row(s); at least 2 are needed')
+        self.medians_, self.classes_ = X[list(self.cont)].median(), np.arange(self.n_classes)
+        if X_valid is not None:  # FillMissing refuses NaN in valid rows of a column without NaN in training
+            X_valid = X_valid.copy(); X_valid[list(self.cont)] = X_valid[list(self.cont)].fillna(self.medians_)
         w = torch.tensor(len(y) / (self.n_classes * np.maximum(np.bincount(y, minlength=self.n_classes), 1)),
                          dtype=torch.float) if self.balanced else None
         with warnings.catch_warnings():
@@ -198,7 +212,6 @@ class TabularMLP(ClassifierMixin, BaseEstimator):
                                           loss_func=CrossEntropyLossFlat(weight=w))
             with self.learn_.no_bar(), self.learn_.no_logging(): self.learn_.fit_one_cycle(self.epochs, self.lr)
         self.history_ = pd.DataFrame(self.learn_.recorder.values, columns=['train_loss', 'valid_loss'])
-        self.medians_, self.classes_ = X[list(self.cont)].median(), np.arange(self.n_classes)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -244,6 +257,8 @@ def make_folds(targs, # class index per row
     targs = np.asarray(targs)
     if len(targs) < n_folds: raise DataError(f'{len(targs)} rows, fewer than the {n_folds} folds')
     small = {int(c): int(n) for c, n in zip(*np.unique(targs, return_counts=True)) if n < n_folds}
+    if groups is not None and len(pd.unique(np.asarray(groups))) < n_folds:
+        raise DataError(f'{len(pd.unique(np.asarray(groups)))} groups, fewer than the {n_folds} folds')
     if small and groups is None: raise DataError(f'class(es) with fewer rows than the {n_folds} folds (class index: rows): {small}')
     kf = (StratifiedKFold(n_folds, shuffle=True, random_state=seed) if groups is None else
           StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed))
@@ -292,7 +307,7 @@ class TabularResult:
 # %% ../nbs/14_tabular.ipynb #221a91b5
 def fit_tabular(df:pd.DataFrame, # the table
                 y:str, # target column (0/1, or class names)
-                cont=None, # continuous inputs (default: `df.attrs['cont']`, else guessed)
+                cont=None, # continuous inputs (default: `df.attrs['features']` or `df.attrs['cont']`, else guessed)
                 cat=None, # categorical inputs (default: `df.attrs['cat']`, else guessed)
                 split=None, # column of 'train'/'valid'/'test': fit on train, score test
                 folds=None, # column of fold numbers: out-of-fold predictions for every row
@@ -305,7 +320,12 @@ def fit_tabular(df:pd.DataFrame, # the table
     "Fit a fastai MLP, gradient boosting and logistic regression on the same folds; their held-out probabilities"
     _check_cols(df, [c for c in (y, split, folds, groups) if c is not None], 'fit_tabular')
     if cont is None and cat is None:
-        cont, cat = (df.attrs['cont'], df.attrs['cat']) if 'cont' in df.attrs else guess_columns(df, [y, split, folds, groups])
+        if 'features' in df.attrs: cont, cat = df.attrs['features'], []  # a `features_manifest`: its measurements only
+        elif 'cont' in df.attrs: cont, cat = df.attrs['cont'], df.attrs['cat']
+        else:  # never a manifest's own columns (a label leak) nor an identifier (text unique per row)
+            ids = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]) and len(df) > 1 and df[c].nunique() == len(df)]
+            cont, cat = guess_columns(df, [y, split, folds, groups, *MANIFEST_COLS, *ids])
+            warnings.warn(f'fit_tabular: inputs guessed, cont={cont}, cat={cat}; pass `cont` and `cat` to choose them')
         cont, cat = [c for c in cont if c != y], [c for c in cat if c != y]  # `attrs` may describe another target
     cont, cat = list(cont or []), list(cat or [])
     _check_cols(df, cont + cat, 'inputs')
