@@ -13,9 +13,9 @@ import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['RECORD', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'DataError', 'atomic_write', 'safe_name', 'fit_name', 'check_apart', 'OutDir',
-           'is_image_file', 'is_hidden', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message', 'image_files',
-           'cli_errors', 'maybe_progress']
+__all__ = ['RECORD', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'DataError', 'atomic_write', 'safe_name', 'as_text', 'fit_name', 'check_apart',
+           'OutDir', 'is_image_file', 'is_hidden', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message',
+           'image_files', 'cli_errors', 'maybe_progress']
 
 # %% ../nbs/00_core.ipynb #8dc6cbeb
 class DataError(ValueError):
@@ -56,6 +56,14 @@ def safe_name(name, # a label, member name ...
            else 'it is over 200 bytes long' if len(s.encode()) > 200 else None)
     if why: raise DataError(f'The {what} {name!r} cannot be a folder name: {why}')
     return s
+
+# %% ../nbs/00_core.ipynb #c0a11c02
+def as_text(v) -> str|None:
+    "A label or category as text: whole floats without `.0`, missing (None, NaN) as None"
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT: return None
+    if isinstance(v, float) and v.is_integer(): return str(int(v))
+    if hasattr(v, 'item') and not isinstance(v, (str, bytes)): return as_text(v.item())  # NumPy scalars
+    return str(v)
 
 # %% ../nbs/00_core.ipynb #c0a11b20
 def fit_name(name:str, # a file name (no folder)

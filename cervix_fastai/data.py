@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
 from .core import (DataError, IMG_EXTS, is_image_file, class_dirs, image_files, maybe_progress, atomic_write,
-                                scan_tree, left_out_message, safe_name, OutDir)
+                                scan_tree, left_out_message, safe_name, OutDir, as_text)
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'SPLITS', 'SIPAKMED_CLASSES', 'SIPAKMED_BINARY', 'HERLEV_CLASSES', 'HERLEV_BINARY', 'check_image',
@@ -192,6 +192,7 @@ def _lines(mask, n=10) -> str:
 
 def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `dataset`, `split`
                   check=False, # also decode every image
+                  labels=True, # False: the `label` column may be missing or partly empty (a table of files to score)
                  ) -> pd.DataFrame:
     "Read a manifest CSV written by `divide_dataset` or by hand"
     csv = Path(csv)
@@ -199,9 +200,10 @@ def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `
     try: df = pd.read_csv(csv, na_values=['?'], keep_default_na=True, dtype={'group': str})
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise DataError(f'Manifest {csv} is not a readable CSV file ({type(e).__name__}: {str(e)[:120]})') from None
-    missing = [c for c in ('path', 'label') if c not in df.columns]
+    need = ('path', 'label') if labels else ('path',)
+    missing = [c for c in need if c not in df.columns]
     if missing: raise DataError(f'Manifest {csv} lacks column(s) {missing}; it has {list(df.columns)}')
-    for col in ('path', 'label'):
+    for col in need:
         if df[col].isna().any(): raise DataError(f'Manifest {csv}: no {col} (or `?`) on line(s) {_lines(df[col].isna())}')
     df['path'] = _resolve_paths(df.path, csv.parent)
     dup = df.path.duplicated(keep=False)
@@ -210,10 +212,10 @@ def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `
     gone = [p for p in df.path if not Path(p).exists()]
     if gone: raise DataError(f'{len(gone)} file(s) listed in {csv} do not exist, e.g. {gone[:3]}')
     if 'group' not in df.columns:
-        warnings.warn(f'{csv} has no `group` column: each image is its own group, so cells of one slide may land in two splits')
+        if labels: warnings.warn(f'{csv} has no `group` column: each image is its own group, so cells of one slide may land in two splits')
         df['group'] = df.path
     if 'dataset' not in df.columns: df['dataset'] = csv.stem
-    df['label'] = df.label.astype(str)
+    df['label'] = pd.Series([as_text(l) for l in df.label] if 'label' in df.columns else None, df.index, dtype=object)
     ok, bad = scan_images(df.path, check=check)
     if bad: df = df[df.path.isin(set(map(str, ok)))].reset_index(drop=True)
     df.attrs['skipped'] = bad

@@ -37,10 +37,12 @@ def fit_vote_weights(probs:np.ndarray, # members × n × classes, validation spl
     return z.softmax(0).detach().numpy()
 
 # %% ../nbs/11_ensemble.ipynb #cccf9283
-def _rows_files(df, split):
+def _rows_files(df, split, p=None):
+    "The files of `split` (the divided copy when there is one; the originals, beside their masks, for fusion members) and its rows"
     sub = df[df.split == split]
     if sub.empty: raise DataError(f'No {split!r} rows in the manifest')
-    col = 'tree_path' if 'tree_path' in sub and sub.tree_path.notna().all() else 'path'  # the divided copy when there is one
+    fusion = p is not None and any(getattr(m, 'tab', None) is not None for m in p.members)
+    col = 'tree_path' if not fusion and 'tree_path' in sub and sub.tree_path.notna().all() else 'path'
     return list(sub[col]), sub
 
 @delegates(fit_backbone)
@@ -57,8 +59,8 @@ def fit_ensemble(df:pd.DataFrame, # divided manifest
         calibrate(b, df)
         bundles.append(load_bundle(b))
     ens = Ensemble(bundles, 'soft', names=list(archs))
-    files, sub = _rows_files(df, 'valid')
-    probs, ok, _ = ens.member_probs(files, progress=False)
+    files, sub = _rows_files(df, 'valid', ens)
+    probs, ok, _ = ens.with_features(sub).member_probs(files, progress=False)
     ens.weights = fit_vote_weights(probs, [ens.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]).tolist()
     ens.how = how
     return ens
@@ -69,7 +71,8 @@ def ensemble_table(model, # an `Ensemble`, any predictor, or a folder
                    split='test', n_boot=1000) -> pd.DataFrame:
     "Accuracy and macro F1 (95 % intervals over slides) of each member and each vote on `split`"
     p = as_predictor(model)
-    files, sub = _rows_files(df, split)
+    files, sub = _rows_files(df, split, p)
+    p = p.with_features(sub)  # fusion members: the manifest's columns, or measured from the masks
     unknown = sorted(set(sub.label.astype(str)) - set(p.vocab))
     if unknown: raise DataError(f'Classes {unknown} of the {split} split are unknown to the model')
     probs, ok, _ = p.member_probs(files, progress=False)

@@ -13,7 +13,7 @@ from PIL import Image
 from skimage.measure import regionprops, label as label_regions
 from skimage.filters import sobel
 from scipy.ndimage import binary_erosion
-from .core import DataError, atomic_write, maybe_progress
+from .core import DataError, atomic_write, maybe_progress, as_text
 from .data import herlev_mask
 from .synth import cell_masks
 from .preprocess import read_rgb
@@ -234,9 +234,8 @@ def _numeric(df:pd.DataFrame, cols) -> pd.DataFrame:
     return x
 
 def _as_text(s:pd.Series) -> np.ndarray:
-    "Category values as text, a whole number written the same whether it came as 2 or 2.0"
-    txt = [None if pd.isna(v) else str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v) for v in s]
-    return np.array(txt, object)
+    "Category values as text, a whole number written the same whether it came as 2 or 2.0 (see `as_text`)"
+    return np.array([as_text(v) for v in s], object)
 
 class TabPrep:
     "Fill, scale and one-hot a table the same way when fitting and predicting; `to_dict` for a bundle's JSON"

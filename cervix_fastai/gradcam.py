@@ -48,6 +48,7 @@ def gradcam(model, # an `nn.Module`, a `ModelPredictor` (bundle), a `Learner`, o
             targets=None, # class index per image (default: the predicted class)
             layer:nn.Module|str|None=None, # target layer or its dotted name (default: see above)
             size=None, # output size (default: the input's)
+            rows:torch.Tensor|None=None, # a fusion model's table rows (its second input)
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Grad-CAM maps scaled to [0, 1] (n × H × W), the class each map is for, and the class probabilities"
     net, layer = _target(model, layer, x.shape[-1])
@@ -55,7 +56,7 @@ def gradcam(model, # an `nn.Module`, a `ModelPredictor` (bundle), a `Learner`, o
     try:
         with RestartGradHook(layer) as h:
             torch.set_grad_enabled(False)
-            logits = net(x)
+            logits = net(x) if rows is None else net(x, rows)
         if h.stored is None: raise ValueError('The target layer was not used in the forward pass')
         tg = logits.argmax(1) if targets is None else torch.as_tensor(targets, device=logits.device).long().view(-1)
         grads, = torch.autograd.grad(logits.gather(1, tg[:, None]).sum(), h.stored)
@@ -80,10 +81,11 @@ def overlay(img:np.ndarray, # RGB uint8 (H, W, 3)
 def _member_maps(m:ModelPredictor, files, pred, bs, layer, side) -> tuple[np.ndarray, np.ndarray]:
     "One member's maps for the decisions `pred` (resized to `side`), and the images as it was fed them (uint8 HWC)"
     maps, imgs, i = [], [], 0
-    for x, _, _ in m.batches(files, bs):
-        cam = gradcam(m, m.normalize(x), pred[i:i + len(x)], layer)[0]
+    for xs, _, _ in m.batches(files, bs):
+        x, *rows = m.inputs(xs)
+        cam = gradcam(m, x, pred[i:i + len(x)], layer, rows=rows[0] if rows else None)[0]
         maps.append(F.interpolate(torch.from_numpy(cam)[:, None], size=(side, side), mode='bilinear', align_corners=False)[:, 0].numpy())
-        imgs.append(x.permute(0, 2, 3, 1).numpy()); i += len(x)
+        imgs.append(xs[0].permute(0, 2, 3, 1).numpy()); i += len(x)
     return np.concatenate(maps), np.concatenate(imgs)
 
 def cam_files(model, # any predictor, bundle or ensemble folder, Learner, or `nn.Module`
@@ -176,6 +178,7 @@ def gradcam_main(model:str, # bundle or ensemble folder
                  src:str, # image, flat folder or folder of class folders
                  out:str='gradcam', # output folder
                  alpha:float=0.4, # overlay opacity
+                 mask_dir:str=None, # fusion models: folder of label images, when the masks are not beside the images
                  debug:store_true=False, # show the traceback of an error
                 ):
     "Grad-CAM overlays for images scored by a cervix_fastai bundle or ensemble"
@@ -183,7 +186,7 @@ def gradcam_main(model:str, # bundle or ensemble folder
     with cli_errors(debug):
         src, left = Path(src).expanduser(), []
         check_apart([src] if src.is_dir() else [], out, 'output folder')
-        p = as_predictor(model)
+        p = as_predictor(model).with_features(mask_dir=mask_dir)
         files, labels = find_images(src, left)
         res = cam_files(p, files)  # once, for the overlays and the grid
         od = OutDir(out, [src] if src.is_dir() else [], 'output folder', 'gradcam')

@@ -10,7 +10,8 @@ import json, re, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, store_true
-from .core import DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors
+from .core import DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors, as_text
+from .data import read_manifest, source_roots
 from .evaluate import report, metrics, fit_temperature, apply_temperature
 from .predictor import as_predictor, load_bundle, set_temperature, export_bundle, Bundle
 
@@ -38,12 +39,12 @@ def find_images(src, # an image, a flat folder or a folder of class folders
     return files, labels
 
 def _groups(files, src, groups):
-    "The slide of each file: `groups` is a regex on the path relative to `src` (first group or match), or a mapping"
+    "The slide of each file: `groups` is a regex on the path relative to `src` (the whole path if None; first group or match), or a mapping"
     if groups is None: return None
     if isinstance(groups, str):
         try: re.compile(groups)
         except re.error as e: raise DataError(f'groups {groups!r} is not a regular expression: {e}') from None
-        rels = [f.relative_to(src).as_posix() if Path(src).is_dir() else f.name for f in files]
+        rels = [f.as_posix() if src is None else f.relative_to(src).as_posix() if src.is_dir() else f.name for f in files]
         ms = [re.search(groups, r) for r in rels]
         if not all(ms): raise DataError(f'groups {groups!r} does not match {rels[[m is None for m in ms].index(True)]}')
         return [m.group(1) if m.groups() else m.group(0) for m in ms]
@@ -70,29 +71,58 @@ def skipped_table(unreadable, # `(path, error)` of files that could not be read
                         columns=['path', 'error', 'kind'])
 
 # %% ../nbs/10_inference.ipynb #b251a548
+def _table(src) -> pd.DataFrame|None:
+    "`src` as a table of files to score (a DataFrame or a CSV manifest, `label` optional), or None for a folder or image"
+    if isinstance(src, pd.DataFrame):
+        if 'path' not in src.columns: raise DataError(f'The table has no `path` column; it has {list(src.columns)}')
+        return src.assign(label=src.label if 'label' in src.columns else None)
+    p = Path(src).expanduser()
+    return read_manifest(p, labels=False) if p.suffix.lower() == '.csv' else None
+
+def _inputs(src, left:list) -> tuple:
+    "(files, labels, table or None, source folders, a name for the report) of whatever `src` is"
+    table = _table(src)
+    if table is None:
+        src = Path(src).expanduser()
+        return *find_images(src, left), None, [src] if src.is_dir() else [], src.name
+    left += table.attrs.get('skipped', [])
+    name = 'table' if isinstance(src, pd.DataFrame) else Path(src).name
+    return [Path(f) for f in table.path], [as_text(l) for l in table.label], table, source_roots(table), name
+
+def _table_groups(table:pd.DataFrame, files) -> dict|None:
+    "Each file's slide from a table's `group` column; None (intervals over cells) when it has none, or a gap"
+    if 'group' not in table.columns or (table.group.astype(str) == table.path.astype(str)).all(): return None  # `read_manifest`'s stand-in
+    g = [as_text(v) for v in table.group]
+    if None in g:
+        warnings.warn(f'{g.count(None)} row(s) of the table have no group: the intervals resample cells, not slides')
+        return None
+    return dict(zip(map(str, files), g))
+
 def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner, or a .pkl with `trust_pickle=True`
-                 src, # a folder of class folders, a flat folder, or one image
+                 src, # a folder of class folders, a flat folder, one image, or a table (CSV manifest or DataFrame: `path`, maybe `label`, `group` and feature columns)
                  out=None, # folder for predictions.csv (and the report); nothing written without it
                  bs:int|None=None, # batch size (default: from the model's input size)
                  tta=False, # test-time augmentation: mean over the four flips
                  unknown='error', # classes the model doesn't know: 'error', or 'report' (scored, left out of metrics)
                  trust_pickle=False, # allow loading a .pkl (runs code stored in the file)
                  binary:dict|None=None, # class → group mapping for a roll-up in the report
-                 groups=None, # slide of each image: a regex on its path under `src`, or a path → slide mapping
+                 groups=None, # slide of each image: a regex on its path under `src`, a path → slide mapping (a table's `group` column by default)
+                 mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
                  progress=True,
                 ) -> pd.DataFrame:
     "Predict every image of `src`; with labels, also compute metrics (in `df.attrs['metrics']`) and write a report"
     if unknown not in ('error', 'report'): raise ValueError(f"unknown must be 'error' or 'report', got {unknown!r}")
-    src, left = Path(src).expanduser(), []
-    if out is not None: check_apart([src] if src.is_dir() else [], out, 'output folder')  # before any work
-    p = as_predictor(model, trust_pickle)
-    files, labels = find_images(src, left)
+    left = []
+    files, labels, table, srcs, name = _inputs(src, left)
+    if out is not None: check_apart(srcs, out, 'output folder')  # before any work
+    p = as_predictor(model, trust_pickle).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
+    if groups is None and table is not None: groups = _table_groups(table, files)
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
     if strange and unknown == 'error':
         raise DataError(f'Folder classes {strange} are unknown to the model (its classes: {p.vocab}); '
                         "pass unknown='report' to score them anyway")
-    g = _groups(files, src, groups)
-    od = None if out is None else OutDir(out, [src] if src.is_dir() else [], 'output folder', 'scores')  # made once the input is fine
+    g = _groups(files, None if table is not None else Path(src).expanduser(), groups)
+    od = None if out is None else OutDir(out, srcs, 'output folder', 'scores')  # made once the input is fine
     if od is not None: od.clear()  # the previous run's outputs go first: one run's files, never two runs' mixed
     t0 = time.perf_counter()
     logits, ok, errs = p.predict_logits(files, bs, tta, progress)
@@ -106,7 +136,7 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
     if known.any():
         targs, gk = np.array([p.vocab.index(l) for l in df.label[known]]), None if g is None else np.array(g)[ok][known]
         m = (report(probs[known], targs, p.vocab, od, binary=binary, logits=logits[known], temperature=p.temperature,
-                    groups=gk, title=f'Scores on {src.name}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
+                    groups=gk, title=f'Scores on {name}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
         df.attrs['metrics'] = {**m, 'unknown_classes': strange, 'skipped': len(skipped), 'n_unknown': int((~known & df.label.notna()).sum())}
         if od is not None: od.write('metrics.json', json.dumps(df.attrs['metrics'], indent=2))
     if od is not None: od.finish()  # the mark that this folder holds one whole run
@@ -123,7 +153,7 @@ def calibrate(bundle, # bundle folder or `Bundle`
     if sub.empty: raise DataError(f'No {split!r} rows to calibrate on (splits: {sorted(df.split.unique())})')
     strange = sorted(set(sub.label.astype(str)) - set(b.vocab))
     if strange: raise DataError(f'Labels {strange} of the {split!r} rows are unknown to the bundle (its classes: {b.vocab})')
-    logits, ok, errs = b.predict_logits(list(sub.path), bs, progress=False)
+    logits, ok, errs = b.with_features(sub).predict_logits(list(sub.path), bs, progress=False)  # fusion: the rows' columns, or measured
     if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} images could be read, e.g. {sub.path.iloc[0]}: {errs[0]}')
     t = fit_temperature(logits, [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k])
     set_temperature(b.path, t)
@@ -132,20 +162,21 @@ def calibrate(bundle, # bundle folder or `Bundle`
 # %% ../nbs/10_inference.ipynb #03616208
 @call_parse
 def score_main(model:str, # bundle or ensemble folder (or .pkl with --trust-pickle)
-               src:str, # folder of class folders, flat folder, or image
+               src:str, # folder of class folders, flat folder, image, or CSV manifest (`path`, maybe `label`, `group`, feature columns)
                out:str='scores', # output folder
                bs:int=None, # batch size (default: from the input size)
                tta:store_true=False, # average over flips
                continue_unknown:store_true=False, # score classes the model doesn't know instead of stopping
                trust_pickle:store_true=False, # allow a .pkl (runs code stored in it)
                groups:str=None, # regex on each image's path under SRC whose first group is its slide
+               mask_dir:str=None, # fusion models: folder of label images, when the masks are not beside the images
                debug:store_true=False, # show the traceback of an error
               ):
     "Score images with a cervix_fastai bundle: predictions.csv, and metrics + report when labels are known"
     import matplotlib; matplotlib.use('Agg')
     with cli_errors(debug):
         df = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
-                          trust_pickle=trust_pickle, groups=groups)
+                          trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir)
     print(f"{len(df)} images scored in {df.attrs['seconds']:.1f} s ({df.attrs['images_per_s']:.0f} img/s); {len(df.attrs['skipped'])} skipped")
     if 'metrics' in df.attrs:
         m = df.attrs['metrics']

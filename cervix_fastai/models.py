@@ -18,8 +18,9 @@ from fastai.vision.core import imagenet_stats
 
 # %% auto #0
 __all__ = ['BACKBONES', 'Backbone', 'register_backbone', 'get_backbone', 'list_backbones', 'source_model', 'cut_model',
-           'TimmBody', 'create_head', 'with_head', 'create_model', 'norm_stats', 'param_groups', 'backbone_splitter',
-           'map_sizes', 'cam_layer_name', 'check_backbone']
+           'TimmBody', 'create_head', 'body_out', 'with_head', 'create_body', 'create_model', 'norm_stats',
+           'param_groups', 'backbone_splitter', 'map_sizes', 'cam_layer_name', 'tab_mlp', 'FusionHead', 'FusionModel',
+           'create_fusion_model', 'check_backbone']
 
 # %% ../nbs/05_models.ipynb #e469238c
 @dataclass(frozen=True)
@@ -173,18 +174,31 @@ def _n_features(body:nn.Module) -> int:
         raise ValueError('Could not run the body on a dummy image of 64 to 512 px')
     finally: body.train(was)
 
-def with_head(body:nn.Module, # a body made by `create_model` (a cut torchvision model or a `TimmBody`)
+def body_out(body:nn.Module) -> tuple[int, bool]:
+    "Channels coming out of `body`, and whether a head must pool them (a timm body may pool itself)"
+    if isinstance(body, TimmBody): return body.model.num_features, body.needs_pool
+    return _n_features(body), True
+
+def with_head(body:nn.Module, # a body made by `create_body` (a cut torchvision model or a `TimmBody`)
               n_out:int, # number of classes
               **head_kwargs # passed to `create_head` (e.g. `ps`, `lin_ftrs`)
              ) -> nn.Sequential:
     "`nn.Sequential(body, new head)`: also how a body moves to a data set with other classes"
-    if isinstance(body, TimmBody): nf, pool = body.model.num_features, body.needs_pool
-    else: nf, pool = _n_features(body), True
+    nf, pool = body_out(body)
     model = nn.Sequential(body, create_head(nf, n_out, pool=pool, **head_kwargs))
     apply_init(model[1], nn.init.kaiming_normal_)
     return model
 
 # %% ../nbs/05_models.ipynb #42f8acdb
+def create_body(arch, # name or `Backbone`
+                pretrained=True,
+                weights=None, # see `source_model`
+               ) -> nn.Module:
+    "The body of any registered backbone, cut as fastai cuts it"
+    bb = get_backbone(arch)
+    m = source_model(bb, pretrained, weights)
+    return TimmBody(m, pretrained, bb.cut) if bb.source == 'timm' else cut_model(m, bb.cut)
+
 def create_model(arch, # name or `Backbone`
                  n_out:int, # number of classes
                  pretrained=True,
@@ -192,10 +206,7 @@ def create_model(arch, # name or `Backbone`
                  **head_kwargs # passed to `create_head`
                 ) -> nn.Sequential:
     "`nn.Sequential(body, head)` as fastai's `vision_learner` builds it, from any registered backbone"
-    bb = get_backbone(arch)
-    m = source_model(bb, pretrained, weights)
-    body = TimmBody(m, pretrained, bb.cut) if bb.source == 'timm' else cut_model(m, bb.cut)
-    return with_head(body, n_out, **head_kwargs)
+    return with_head(create_body(arch, pretrained, weights), n_out, **head_kwargs)
 
 def norm_stats(arch) -> tuple:
     "Mean and std the backbone was pretrained with"
@@ -265,6 +276,51 @@ def cam_layer_name(model:nn.Sequential, # `nn.Sequential(body, head)`
     ok = [n for n, s in sizes.items() if min(s) >= min_side and n != '0']
     if not ok: return next(iter(sizes))  # a tiny input: the first map is the largest there is
     return ok[-1]
+
+# %% ../nbs/05_models.ipynb #f5a1c002
+def tab_mlp(n_in:int, # table columns (after one-hot encoding)
+            sizes=(128, 64, 64), # hidden sizes; the last is the embedding
+            p=0.2, # dropout
+           ) -> nn.Sequential:
+    "The original projects' tabular branch: Linear, BatchNorm, ReLU and Dropout per layer"
+    layers = []
+    for ni, no in zip((n_in, *sizes[:-1]), sizes): layers += [nn.Linear(ni, no), nn.BatchNorm1d(no), nn.ReLU(inplace=True), nn.Dropout(p)]
+    return nn.Sequential(*layers)
+
+class FusionHead(nn.Module):
+    "Pool and project the body's map, embed the table row, join both, classify; `wide` adds a linear path from the row to the classes"
+    def __init__(self, nf:int, n_tab:int, n_out:int, pool=True, img_dim=512, tab_sizes=(128, 64, 64), hidden=128, p=0.2, wide=True):
+        super().__init__()
+        self.wide = nn.Linear(n_tab, n_out) if wide else None
+        self.image = nn.Sequential(*([AdaptiveConcatPool2d(), Flatten()] if pool else []),
+                                   *LinBnDrop(2 * nf if pool else nf, img_dim, p=p, act=nn.ReLU(inplace=True)))
+        self.table = tab_mlp(n_tab, tab_sizes, p)
+        self.classifier = nn.Sequential(*LinBnDrop(img_dim + tab_sizes[-1], hidden, p=p, act=nn.ReLU(inplace=True)),
+                                        *LinBnDrop(hidden, n_out, p=p))
+    @property
+    def n_tab(self) -> int: return self.table[0].in_features
+    def forward(self, fmap, row):
+        out = self.classifier(torch.cat([self.image(fmap), self.table(row)], 1))
+        return out if self.wide is None else out + self.wide(row)
+
+class FusionModel(nn.Sequential):
+    "`nn.Sequential(body, FusionHead)`, called as `model(images, rows)`"
+    def forward(self, x, row): return self[1](self[0](x), row)
+
+def create_fusion_model(arch, # name or `Backbone`
+                        n_tab:int, # table columns (after one-hot encoding)
+                        n_out:int, # number of classes
+                        pretrained=True,
+                        weights=None, # see `source_model`
+                        body:nn.Module|None=None, # start from this body (staged transfer) instead
+                        **head_kwargs # passed to `FusionHead` (`img_dim`, `tab_sizes`, `hidden`, `p`)
+                       ) -> FusionModel:
+    "A `FusionModel` on any registered backbone"
+    body = create_body(arch, pretrained, weights) if body is None else body
+    nf, pool = body_out(body)
+    model = FusionModel(body, FusionHead(nf, n_tab, n_out, pool, **head_kwargs))
+    apply_init(model[1], nn.init.kaiming_normal_)
+    return model
 
 # %% ../nbs/05_models.ipynb #bfe098a8
 def check_backbone(arch, size:int|None=None, n_out=3, bs=2) -> tuple:

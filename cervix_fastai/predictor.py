@@ -6,10 +6,10 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/predictor.html.md"""
 
 # %% ../nbs/09_predictor.ipynb #9c4cc4e8
 from __future__ import annotations
-import hashlib, json, math, warnings
+import copy, hashlib, json, math, os, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import numpy as np, torch
+import numpy as np, pandas as pd, torch
 from torch import nn
 from safetensors.torch import save_file, load_file
 from fastai.data.transforms import Normalize
@@ -19,7 +19,8 @@ from fastcore.basics import patch
 from . import __version__
 from .core import DataError, atomic_write, maybe_progress, safe_name, check_apart, OutDir
 from .preprocess import CellImage, CytoFilter, FILTERS
-from .models import create_model, get_backbone, cam_layer_name
+from .models import create_model, create_fusion_model, get_backbone, cam_layer_name, FusionModel
+from .features import TabPrep, cell_features, FEATURES
 from .evaluate import apply_temperature
 
 # %% auto #0
@@ -37,8 +38,9 @@ def dls_config(dls) -> dict:
     if h != w: raise ValueError(f'Only square inputs are supported, got {h}×{w}')
     stats = [[float(v) for v in s.flatten()] for s in (ns[-1].mean, ns[-1].std)]
     filters = next((list(t.steps) for t in items if isinstance(t, CytoFilter)), [])
+    tab = getattr(dls, 'tab_prep', None)  # paired image + table DataLoaders (see `fusion`) carry their preprocessing
     return dict(vocab=[str(v) for v in dls.vocab], size=int(h), resize=rs[-1].method, pad_mode=rs[-1].pad_mode,
-                stats=stats, filters=filters)
+                stats=stats, filters=filters, **({} if tab is None else {'tabular': tab.to_dict()}))
 
 # %% ../nbs/09_predictor.ipynb #e6d2b0a7
 class Predictor:
@@ -48,6 +50,7 @@ class Predictor:
     weights = vote_weights = None # fitted member weights, and those the vote uses (None: equal)
     @property
     def members(self) -> list: return [self]
+    def with_features(self, table=None, mask_dir=None, align='auto'): return self  # only fusion members read rows
     def predict_logits(self, files, bs=None, tta=False, progress=True): raise NotImplementedError
     def predict_proba(self, files:list, # image paths
                       bs:int|None=None, # batch size (default: from the input size)
@@ -80,8 +83,12 @@ def _prefetched(chunks, load):
 class ModelPredictor(Predictor):
     "One network and how to feed it: a bundle, or a `Learner` seen through its validation pipeline"
     def __init__(self, model:nn.Module, vocab, size:int, stats=imagenet_stats, filters=(), temperature=1., arch=None,
-                 resize='pad', pad_mode='zeros', name=None):
+                 resize='pad', pad_mode='zeros', name=None,
+                 tab:TabPrep|None=None, # a fusion model's table preprocessing (its second input)
+                ):
+        if isinstance(model, FusionModel) and tab is None: raise DataError('A fusion model needs its table preprocessing: tab=TabPrep...')
         self.model, self.vocab, self.size, self.arch = model.eval(), [str(v) for v in vocab], int(size), arch
+        self.tab, self.rows, self.mask_dir, self.align = tab, None, None, 'auto'
         self.stats, self.filters = tuple(tuple(map(float, s)) for s in stats), tuple(filters)
         self.temperature, self.resize, self.pad_mode = float(temperature), resize, pad_mode
         self.name = name or (get_backbone(arch).name if arch else type(model).__name__)
@@ -99,29 +106,34 @@ class ModelPredictor(Predictor):
         mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in self.stats)
         return (x.float() / 255 - mean) / std
 
+    def inputs(self, xs:tuple) -> tuple:
+        "The model's inputs from a batch of `batches`: normalised images (and table rows), on the model's device"
+        dev = next(self.model.parameters()).device
+        return (self.normalize(xs[0]).to(dev), *(x.to(dev) for x in xs[1:]))
+
 # %% ../nbs/09_predictor.ipynb #77877ead
 @patch
 def batches(self:ModelPredictor, files:list, bs:int|None=None):
-    "Per batch of `files`: the uint8 inputs of the readable ones (None if none is), a readable mask and the errors"
+    "Per batch of `files`: the inputs of the readable ones (uint8 images, and table rows; None if none is readable), a readable mask and the errors"
     bs = bs or auto_bs(self.size)
     chunks = [[str(f) for f in files[i:i + bs]] for i in range(0, len(files), bs)]
-    for res in _prefetched(chunks, lambda c: [_safe(self.prepare, f) for f in c]):
+    load = (lambda f: (self.prepare(f),)) if self.tab is None else (lambda f: (self.prepare(f), self.prepare_row(f)))
+    for res in _prefetched(chunks, lambda c: [_safe(load, f) for f in c]):
         xs = [x for x, _ in res if x is not None]
-        yield (torch.stack(xs) if xs else None), [x is not None for x, _ in res], [e for _, e in res]
+        yield (tuple(map(torch.stack, zip(*xs))) if xs else None), [x is not None for x, _ in res], [e for _, e in res]
 
 @patch
 @torch.no_grad()
 def predict_logits(self:ModelPredictor, files:list, bs:int|None=None, tta=False, progress=True):
     "Logits (n readable × classes), the readable-file mask, and the error of each file that could not be read"
-    dev = next(self.model.parameters()).device
     n = (len(files) + (bs or auto_bs(self.size)) - 1) // (bs or auto_bs(self.size))
     logits, ok, errs = [], [], []
-    for x, k, e in maybe_progress(self.batches(files, bs), progress and n > 1, total=n):
+    for xs, k, e in maybe_progress(self.batches(files, bs), progress and n > 1, total=n):
         ok += k; errs += e
-        if x is None: continue
-        x = self.normalize(x).to(dev)
-        views = [x, x.flip(3), x.flip(2), x.flip(2, 3)] if tta else [x]
-        out = torch.stack([self.model(v) for v in views]).float()
+        if xs is None: continue
+        x, *rows = self.inputs(xs)
+        views = [x, x.flip(3), x.flip(2), x.flip(2, 3)] if tta else [x]  # the flips change the image, not its row
+        out = torch.stack([self.model(v, *rows) for v in views]).float()
         logits.append((out.softmax(-1).mean(0).log() if tta else out[0]).cpu())
     return (torch.cat(logits).numpy() if logits else np.zeros((0, len(self.vocab)), np.float32)), np.array(ok, bool), errs
 
@@ -131,6 +143,47 @@ def cam_layer(self:ModelPredictor) -> str:
     if self._cam is None: self._cam = cam_layer_name(self.model, self.size, self.arch)
     return self._cam
 
+# %% ../nbs/09_predictor.ipynb #a7f10001
+def _key(f) -> str: return os.path.abspath(os.fspath(f))
+
+def _measurable(tab:TabPrep) -> bool: return not tab.cat and set(tab.cont) <= set(FEATURES)
+
+def _needs_table(m) -> DataError:
+    return DataError(f'{m.name} is a fusion model that reads columns no mask gives '
+                     f'({[c for c in m.tab.cont + m.tab.cat if c not in FEATURES][:5]}): score a table (a CSV manifest or DataFrame) that has them')
+
+@patch
+def prepare_row(self:ModelPredictor, f) -> torch.Tensor:
+    "One file's table row as the model's second input: from the table given to `with_features`, else measured from its mask"
+    if self.rows is not None:
+        k = _key(f)
+        if k not in self.rows: raise DataError(f'{f} has no row in the table given to with_features')
+        row = self.rows[k]
+        if row is None: raise DataError(f'{f}: its row in the table has no value in any column the model reads (no mask?)')
+    elif _measurable(self.tab): row = cell_features(f, self.mask_dir, self.align)
+    else: raise _needs_table(self)
+    return torch.from_numpy(self.tab(pd.DataFrame([row]))[0])
+
+@patch
+def with_features(self:ModelPredictor, table:pd.DataFrame|None=None, # rows with `path` and the columns the model reads
+                  mask_dir=None, # a folder of label images (see `cell_labels`), for rows measured from masks
+                  align='auto', # how a Herlev mask is placed (see `place_mask`)
+                 ) -> ModelPredictor:
+    "A copy (the same network) that takes each file's row from `table`, or measures it from its mask"
+    if self.tab is None: return self
+    p = copy.copy(self)
+    p.rows, p.mask_dir, p.align = None, mask_dir, align
+    cols = self.tab.cont + self.tab.cat
+    if table is not None and _measurable(self.tab) and not any(c in table.columns for c in cols): table = None  # a plain manifest: measure
+    if table is None and not _measurable(self.tab): raise _needs_table(self)
+    if table is not None:
+        if missing := [c for c in ['path', *cols] if c not in table.columns]: raise DataError(f'the table lacks column(s) {missing} that {self.name} reads')
+        dup = table.path.map(_key).duplicated()
+        if dup.any(): raise DataError(f'the table lists {table.path[dup].iloc[0]} more than once')
+        empty = table[cols].isna().all(axis=1).to_numpy()  # skipped with the reason, as a cell without a mask is: not scored on medians
+        p.rows = {k: None if e else r for k, e, r in zip(table.path.map(_key), empty, table[cols].to_dict('records'))}
+    return p
+
 # %% ../nbs/09_predictor.ipynb #7a40b11f
 @patch(cls_method=True)
 def from_learner(cls:ModelPredictor, learn, # a fastai `Learner`, or a `FitResult`
@@ -139,7 +192,8 @@ def from_learner(cls:ModelPredictor, learn, # a fastai `Learner`, or a `FitResul
     "The learner's model, fed through its DataLoaders' validation pipeline"
     cfg = {**dls_config(learn.dls), **getattr(learn, 'config', {})}
     return cls(learn.model, cfg['vocab'], cfg['size'], cfg['stats'], cfg['filters'], arch=arch or cfg.get('arch'),
-               resize=cfg['resize'], pad_mode=cfg['pad_mode'])
+               resize=cfg['resize'], pad_mode=cfg['pad_mode'],
+               tab=TabPrep.from_dict(cfg['tabular']) if 'tabular' in cfg else getattr(learn.model, 'tab', None))  # a fusion export.pkl: on the model
 
 # %% ../nbs/09_predictor.ipynb #4684aca3
 BUNDLE_FORMAT = 2
@@ -183,7 +237,19 @@ def meta_problems(meta) -> list[str]:
         (_finite(meta['temperature']) and meta['temperature'] > 0, f"temperature must be a finite number above 0, got {meta['temperature']!r}"),
         (isinstance(meta['weights_sha256'], str) and len(meta['weights_sha256']) == 64, 'weights_sha256 is not a SHA-256'),
     ]
-    return [why for ok, why in checks if not ok]
+    return [why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
+
+def _tab_problems(t) -> list[str]:
+    "What is wrong with a fusion bundle's table preprocessing (`TabPrep.to_dict`)"
+    if not isinstance(t, dict) or set(t) != {'cont', 'cat', 'fill', 'mean', 'std', 'cats'}: return ['it must hold cont, cat, fill, mean, std and cats']
+    cont, cat = t['cont'], t['cat']
+    if not (isinstance(cont, list) and isinstance(cat, list) and all(isinstance(c, str) for c in cont + cat) and cont + cat
+            and len(set(cont + cat)) == len(cont + cat)): return [f'cont and cat must name distinct columns, got {cont!r}, {cat!r}']
+    stat = lambda k: isinstance(t[k], dict) and all(_finite(t[k].get(c)) for c in cont)
+    return ([f'{k} must give a finite number for each of {cont}' for k in ('fill', 'mean', 'std') if not stat(k)]
+            + (['std must be above 0'] if stat('std') and any(t['std'][c] <= 0 for c in cont) else [])
+            + ([f'cats must list the values of each of {cat}'] if not (isinstance(t['cats'], dict) and all(
+                isinstance(t['cats'].get(c), list) and all(isinstance(v, str) for v in t['cats'][c]) for c in cat)) else []))
 
 # %% ../nbs/09_predictor.ipynb #f3302c30
 @patch
@@ -202,6 +268,7 @@ def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
     meta = dict(format=BUNDLE_FORMAT, arch=get_backbone(m.arch).name, vocab=m.vocab, size=m.size, resize=m.resize,
                 pad_mode=m.pad_mode, stats=[list(s) for s in m.stats], filters=list(m.filters),
                 temperature=m.temperature, weights_sha256='0' * 64, cervix_fastai=__version__)
+    if m.tab is not None: meta['tabular'] = m.tab.to_dict()
     bad = meta_problems(meta)
     if bad: raise DataError(f'Cannot export {m.name}: ' + '; '.join(bad))
     sd = {k: v.detach().cpu().contiguous() for k, v in m.model.state_dict().items()}
@@ -238,9 +305,12 @@ class Bundle(ModelPredictor):
     "A `ModelPredictor` loaded from a bundle folder (`path`, `meta`)"
     def __init__(self, model, meta:dict, path:Path):
         super().__init__(model, meta['vocab'], meta['size'], meta['stats'], meta.get('filters', ()), meta.get('temperature', 1.),
-                         meta['arch'], meta.get('resize', 'pad'), meta.get('pad_mode', 'zeros'))
+                         meta['arch'], meta.get('resize', 'pad'), meta.get('pad_mode', 'zeros'),
+                         tab=TabPrep.from_dict(meta['tabular']) if 'tabular' in meta else None)
         self.meta, self.path = meta, Path(path)
-    def __repr__(self): return f'Bundle({self.name}, {len(self.vocab)} classes, {self.size} px, T={self.temperature:.2f}: {self.path})'
+    def __repr__(self):
+        tab = '' if self.tab is None else f' + {len(self.tab)} table inputs'
+        return f'Bundle({self.name}{tab}, {len(self.vocab)} classes, {self.size} px, T={self.temperature:.2f}: {self.path})'
 
 # %% ../nbs/09_predictor.ipynb #8bfdf79f
 def _checked_meta(path:Path) -> dict:
@@ -265,13 +335,16 @@ def load_bundle(path, device='cpu') -> Bundle:
     meta = _checked_meta(path)
     try: get_backbone(meta['arch'])
     except ValueError as e: raise DataError(f'Bundle {path}: {e}') from None
-    model = create_model(meta['arch'], len(meta['vocab']), pretrained=False)
+    n = len(meta['vocab'])
+    model = (create_model(meta['arch'], n, pretrained=False) if 'tabular' not in meta else
+             create_fusion_model(meta['arch'], len(TabPrep.from_dict(meta['tabular'])), n, pretrained=False))
     try: sd = load_file(str(path/'model.safetensors'))
     except Exception as e: raise DataError(f'Bundle {path}: model.safetensors is not readable ({str(e)[:200]})') from None
     _check_finite(sd, f'Bundle {path}')
     try: model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
-        raise DataError(f"Bundle {path}: the weights do not fit a {meta['arch']} with {len(meta['vocab'])} classes: {str(e)[:300]}") from None
+        raise DataError(f"Bundle {path}: the weights do not fit a {meta['arch']}{' fusion model' if 'tabular' in meta else ''} "
+                        f"with {n} classes: {str(e)[:300]}") from None
     return Bundle(model.to(device).eval(), meta, path)
 
 def set_temperature(path, t:float) -> Bundle:
@@ -345,6 +418,13 @@ def member_probs(self:Predictor, files, bs=None, tta=False, progress=True):
     return np.stack([p[ok[k]] for p, k, _ in outs]), ok, errs  # the rows of files every member could read
 
 @patch
+def with_features(self:Ensemble, table=None, mask_dir=None, align='auto') -> Ensemble:
+    "A copy whose fusion members take their rows from `table` or measure them from masks (see `ModelPredictor.with_features`)"
+    e = copy.copy(self)
+    e._members = [m.with_features(table, mask_dir, align) for m in self.members]
+    return e
+
+@patch
 def combine(self:Ensemble, probs:np.ndarray, how=None) -> np.ndarray:
     "The vote `how` (default: the ensemble's) over member probabilities"
     how = how or self.how
@@ -391,6 +471,7 @@ def as_predictor(model, # a `Predictor`, a bundle or ensemble folder, a `Learner
                 ) -> Predictor:
     "A `Predictor` from whatever `model` is"
     if isinstance(model, Predictor): return model
+    if isinstance(model, FusionModel): raise DataError('A bare fusion model cannot be fed: make a ModelPredictor with its tab=TabPrep')
     if isinstance(model, nn.Module):
         n = next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)).out_features
         return ModelPredictor(model, [str(i) for i in range(n)], size)

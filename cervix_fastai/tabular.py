@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from .core import DataError, maybe_progress
+from .core import DataError, maybe_progress, as_text
 from .evaluate import bootstrap_ci
 
 # %% auto #0
@@ -167,9 +167,7 @@ def fmt_scores(table:pd.DataFrame, digits=2) -> pd.DataFrame:
                          for c in table.columns if c != 'n' and not c.endswith(('_lo', '_hi'))}, index=table.index)
 
 # %% ../nbs/14_tabular.ipynb #1d1c8eb3
-def _as_text(v):
-    if pd.isna(v): return '(missing)'
-    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+def _as_text(v): return as_text(v) or '(missing)'  # a category of its own for fastai's Categorify
 
 def model_inputs(df:pd.DataFrame, cont:list, cat:list) -> pd.DataFrame:
     "The inputs every model gets: continuous columns as floats (NaN kept), categories as text with '(missing)'"

@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.html.md"""
 
 # %% ../nbs/06_train.ipynb #9bb277bb
 from __future__ import annotations
-import json, random, warnings
+import copy, json, random, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from fastai.callback.core import Callback
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau
 from fastai.callback.schedule import ParamScheduler, combined_cos, valley, minimum  # importing it also patches Learner.lr_find
 from fastai.callback.progress import ProgressCallback
-from fastai.data.block import DataBlock, CategoryBlock
+from fastai.data.block import DataBlock, CategoryBlock, TransformBlock
 from fastai.data.transforms import ColReader, ColSplitter, Normalize
 from fastai.learner import Learner, save_model
 from fastcore.foundation import L
@@ -30,18 +30,19 @@ from fastai.torch_core import set_seed
 from fastai.vision.augment import Resize
 from fastai.vision.core import imagenet_stats
 from fastai.vision.data import ImageBlock
-from .core import DataError, atomic_write
+from .core import DataError, atomic_write, as_text
 from .data import load_manifest
 from .augment import cyto_aug_transforms
 from .preprocess import CytoFilter, CellImage
 from .models import get_backbone, create_model, with_head, norm_stats, backbone_splitter
 from .predictor import dls_config
+from .features import TabPrep
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'RESUME_KEYS', 'manifest_dls', 'EpochLog', 'save_checkpoint', 'rng_state', 'set_rng_state', 'Checkpoint',
-           'load_checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro', 'fbeta_weighted', 'class_weights_for',
-           'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from', 'RunFolder', 'FitResult',
-           'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics']
+__all__ = ['SCHEDULES', 'RESUME_KEYS', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state', 'set_rng_state',
+           'Checkpoint', 'load_checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro', 'fbeta_weighted',
+           'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from', 'RunFolder',
+           'FitResult', 'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics']
 
 # %% ../nbs/06_train.ipynb #824d2083
 def manifest_dls(df:pd.DataFrame, # divided manifest
@@ -52,15 +53,29 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
                  filters:tuple=(), # names of preprocessing `FILTERS` to apply on the fly
                  num_workers=0, # DataLoader processes (keep 0 in tests and notebooks)
                  seed=42,
+                 tab:TabPrep|None=None, # a fusion model's table preprocessing: items become (image, table row) → label
                 ):
     "fastai DataLoaders over the train and valid rows of a manifest"
     vocab = sorted(df.label.astype(str).unique())
     sub = df[df.split.isin(['train', 'valid'])].assign(is_valid=lambda d: d.split == 'valid', label=lambda d: d.label.astype(str))
     item_tfms = ([CytoFilter(filters)] if filters else []) + [Resize(size, method='pad', pad_mode='zeros')]
-    batch_tfms = (cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]
-    dblock = DataBlock(blocks=(ImageBlock(CellImage), CategoryBlock(vocab=vocab)), get_x=ColReader('path'), get_y=ColReader('label'),
-                       splitter=ColSplitter('is_valid'), item_tfms=item_tfms, batch_tfms=batch_tfms)
-    return dblock.dataloaders(sub, bs=bs, num_workers=num_workers, seed=seed, shuffle=True)
+    batch_tfms = (cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
+    xs = [(ImageBlock(CellImage), ColReader('path'))] + ([] if tab is None else [(TransformBlock(), TableRows(tab, df))])
+    dblock = DataBlock(blocks=(*[b for b, _ in xs], CategoryBlock(vocab=vocab)), getters=[*[g for _, g in xs], ColReader('label')],
+                       n_inp=len(xs), splitter=ColSplitter('is_valid'), item_tfms=item_tfms, batch_tfms=batch_tfms)
+    dls = dblock.dataloaders(sub, bs=bs, num_workers=num_workers, seed=seed, shuffle=True)
+    dls.tab_prep = tab  # what `dls_config` records, and a bundle carries
+    return dls
+
+class TableRows:
+    "A manifest row's table row as a float tensor (`tab` applied), precomputed for the rows of `df`"
+    def __init__(self, tab:TabPrep, df:pd.DataFrame):
+        self.tab, self.cols = tab, tab.cont + tab.cat
+        self.rows = dict(zip(map(self._key, df.to_dict('records')), torch.from_numpy(tab(df))))
+    def _key(self, r) -> tuple: return (str(r['path']), *(as_text(r[c]) for c in self.cols))  # the values too: a row with other values is another row
+    def __call__(self, r) -> torch.Tensor:
+        x = self.rows.get(self._key(r))
+        return torch.from_numpy(self.tab(pd.DataFrame([r]))[0]) if x is None else x
 
 # %% ../nbs/06_train.ipynb #80124e3b
 class EpochLog(Callback):
@@ -175,7 +190,7 @@ def class_weights_for(dls, # DataLoaders of a single-label classifier
     vocab = list(dls.vocab)
     if isinstance(how, str):
         if how != 'balanced': raise ValueError(f"class_weights must be None, 'balanced' or one weight per class, got {how!r}")
-        ys = np.array([int(y) for y in dls.train_ds.tls[1]])
+        ys = np.array([int(y) for y in dls.train_ds.tls[dls.n_inp]])  # the targets come after the inputs (one, or image and row)
         n = np.bincount(ys, minlength=len(vocab)).astype(float)
         how = n.sum() / (len(vocab) * np.maximum(n, 1))
     how = np.asarray(how, float)
@@ -189,12 +204,13 @@ def backbone_learner(dls, # DataLoaders of a single-label classifier
                      pretrained=True, # ImageNet weights (the body is then frozen, as `vision_learner` does)
                      weights=None, # offline ImageNet weights: a file or cache folder (see `source_model`)
                      init_body:nn.Module|None=None, # start from this body (a model of staged transfer) instead
+                     model:nn.Module|None=None, # train this `nn.Sequential(body, head)`-shaped model instead (e.g. a `FusionModel`)
                      class_weights=None, # None, 'balanced' or one weight per class
                      **kwargs # more `Learner` arguments (`path`, `cbs`, `metrics`, `loss_func`, ...)
                     ) -> Learner:
     "A fastai `Learner` for `arch`: registry model, parameter groups, macro-F1 metrics"
     bb, n = get_backbone(arch), len(dls.vocab)
-    model = create_model(bb, n, pretrained, weights) if init_body is None else with_head(init_body, n)
+    if model is None: model = create_model(bb, n, pretrained, weights) if init_body is None else with_head(copy.deepcopy(init_body), n)  # the source model stays as it was
     kwargs.setdefault('loss_func', CrossEntropyLossFlat(weight=class_weights_for(dls, class_weights)))
     kwargs.setdefault('metrics', [accuracy, f1_macro(), fbeta_weighted()])
     kwargs.setdefault('opt_func', Adam)
@@ -346,12 +362,12 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
 
 # %% ../nbs/06_train.ipynb #4bd3917a
 RESUME_KEYS = ('arch', 'vocab', 'size', 'stats', 'filters', 'bs', 'epochs', 'lr', 'schedule', 'freeze_epochs', 'pretrained', 'seed',
-               'monitor', 'patience')  # what a resumed run must share with the run it continues
+               'monitor', 'patience', 'tabular')  # what a resumed run must share with the run it continues
 
 def _same_run(run:RunFolder, config:dict):
     "Raise if `config` is not the one the interrupted run in `run` was started with"
     old = run.config()
-    diff = {k: (old.get(k), config[k]) for k in RESUME_KEYS if old.get(k) != json.loads(json.dumps(config[k]))}
+    diff = {k: (old.get(k), config.get(k)) for k in RESUME_KEYS if old.get(k) != json.loads(json.dumps(config.get(k)))}
     if diff: raise DataError(f'{run.path} was started with other settings (before, now): {diff}. Resume with the same ones, '
                              'or train into another run_dir')
 
