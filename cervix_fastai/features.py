@@ -100,10 +100,12 @@ def mask_source(path, # a cell image
         f = Path(mask_dir)/f'{path.stem}.png'
         if not f.is_file(): raise DataError(f'{path}: no mask {f.name} in {mask_dir}')
         return 'folder', [f]
+    for p in dict.fromkeys([path, path.resolve()]):  # a link (a divided tree of links): beside the file it points to, too
+        cyt = p.with_name(f'{p.stem}_cyt.dat')
+        if cyt.exists(): return 'dat', [cyt, *sorted(p.parent.glob(f'{p.stem}_nuc*.dat'))]
+        m = herlev_mask(p)
+        if m is not None: return 'herlev', [m]
     cyt = path.with_name(f'{path.stem}_cyt.dat')
-    if cyt.exists(): return 'dat', [cyt, *sorted(path.parent.glob(f'{path.stem}_nuc*.dat'))]
-    m = herlev_mask(path)
-    if m is not None: return 'herlev', [m]
     raise DataError(f'{path}: no mask beside it (neither {cyt.name} nor {path.stem}-d.*); pass mask_dir= for a folder of masks')
 
 def cell_labels(path, # a cell image
@@ -114,7 +116,7 @@ def cell_labels(path, # a cell image
     "Label image (0 background, 1 cytoplasm, 2 nucleus) of the image's size, from its mask"
     kind, files = mask_source(path, mask_dir)
     if kind == 'dat':
-        cyt, nuc = cell_masks(path)
+        cyt, nuc = cell_masks(path if files[0].parent == Path(path).parent else Path(path).resolve())  # a link: the original's files
         return np.where(nuc, NUCLEUS, np.where(cyt, CYTOPLASM, BACKGROUND)).astype(np.uint8)
     img = read_rgb(path) if img is None else img
     if kind == 'herlev': return place_mask(img, snap_colours(read_rgb(files[0])), align)

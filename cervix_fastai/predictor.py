@@ -99,7 +99,7 @@ class ModelPredictor(Predictor):
         "One file as a uint8 CHW tensor, as the validation pipeline makes it"
         img = CellImage.create(f)
         if self._filter is not None: img = self._filter(img)
-        return torch.from_numpy(np.asarray(self._resize(img, split_idx=1))).permute(2, 0, 1)
+        return torch.from_numpy(np.array(self._resize(img, split_idx=1))).permute(2, 0, 1)  # a writable copy: torch warns on a read-only array
 
     def normalize(self, x:torch.Tensor) -> torch.Tensor:
         "A uint8 batch scaled to [0, 1] and normalised as in training"
