@@ -19,7 +19,7 @@ $(VENV)/.installed: setup.py settings.ini
 	touch $@
 
 demo: install
-	$(BIN)/cervix-demo --out runs/demo
+	$(BIN)/cervix-fastai run
 
 test: install
 	$(BIN)/python tools/run_tests.py $(if $(FLAGS),--flags "$(FLAGS)")

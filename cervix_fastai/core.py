@@ -296,14 +296,16 @@ def cli_errors(debug=False, # re-raise, with the traceback
               ):
     "Run a console script's body: bad input ends it with one line on stderr and exit status 1"
     try: yield
-    except (ValueError, OSError) as e:  # DataError is a ValueError
-        if debug: raise
-        print(f'error: {e} (--debug shows the traceback)', file=sys.stderr)
-        sys.exit(1)
     except KeyboardInterrupt:
         if debug: raise
         print('interrupted', file=sys.stderr)
         sys.exit(130)
+    except Exception as e:
+        if debug: raise
+        why = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        if not why or not isinstance(e, (ValueError, OSError)): why = f'{type(e).__name__}: {why}'.rstrip(': ')  # a DataError's message says it all
+        print(f'error: {why} (--debug shows the traceback)', file=sys.stderr)
+        sys.exit(1)
 
 # %% ../nbs/00_core.ipynb #c220f40c
 def maybe_progress(items, # a sized iterable (or pass `total`)

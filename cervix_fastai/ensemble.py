@@ -12,11 +12,11 @@ from fastcore.meta import delegates
 from .core import DataError
 from .train import fit_backbone
 from .evaluate import metrics
-from .predictor import Ensemble, VOTES, export_bundle, load_bundle, as_predictor
+from .predictor import Bundle, Ensemble, VOTES, export_bundle, load_bundle, as_predictor
 from .inference import calibrate
 
 # %% auto #0
-__all__ = ['fit_vote_weights', 'fit_ensemble', 'ensemble_table']
+__all__ = ['fit_vote_weights', 'fit_member', 'vote_ensemble', 'fit_ensemble', 'ensemble_table']
 
 # %% ../nbs/11_ensemble.ipynb #b14d1525
 def fit_vote_weights(probs:np.ndarray, # members × n × classes, validation split
@@ -45,6 +45,35 @@ def _rows_files(df, split, p=None):
     col = 'tree_path' if not fusion and 'tree_path' in sub and sub.tree_path.notna().all() else 'path'
     return list(sub[col]), sub
 
+def fit_member(df:pd.DataFrame, # divided manifest
+               arch:str, # the backbone
+               run_dir, # where it trains (checkpoints, log, exports)
+               bundle=None, # where its safe bundle goes (default: run_dir/bundle)
+               fit=fit_backbone, # the trainer: `fit_backbone`, or `fit_fusion` for an image + table member
+               **kwargs # the trainer's other arguments
+              ) -> Bundle:
+    "Train, export and calibrate one member; its loaded bundle"
+    b = export_bundle(fit(df, arch, run_dir=run_dir, **kwargs), bundle or Path(run_dir)/'bundle')
+    calibrate(b, df)
+    return load_bundle(b)
+
+def _check_vote(how):
+    if how not in VOTES: raise ValueError(f'how must be one of {list(VOTES)}, got {how!r}')
+
+def vote_ensemble(bundles:list, # the members' bundles
+                  df:pd.DataFrame, # divided manifest: weights are fitted on its validation split
+                  names=None, # member names (default: their architectures)
+                  how='soft', # the default vote
+                 ) -> Ensemble:
+    "The ensemble of `bundles`, with vote weights fitted on the validation split"
+    _check_vote(how)
+    ens = Ensemble(bundles, 'soft', names=names)
+    files, sub = _rows_files(df, 'valid', ens)
+    probs, ok, _ = ens.with_features(sub).member_probs(files, progress=False)
+    ens.weights = fit_vote_weights(probs, [ens.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]).tolist()
+    ens.how = how
+    return ens
+
 @delegates(fit_backbone)
 def fit_ensemble(df:pd.DataFrame, # divided manifest
                  archs=('resnet18', 'resnet50'), # one member per backbone
@@ -53,17 +82,9 @@ def fit_ensemble(df:pd.DataFrame, # divided manifest
                  **kwargs # `fit_backbone` arguments shared by all members (size, epochs, lr, pretrained, ...)
                 ) -> Ensemble:
     "Train one member per backbone on the same split, calibrate each, fit vote weights on the validation split"
-    run_dir, bundles = Path(run_dir), []
-    for arch in archs:
-        b = export_bundle(fit_backbone(df, arch, run_dir=run_dir/arch, **kwargs), run_dir/'bundles'/arch)
-        calibrate(b, df)
-        bundles.append(load_bundle(b))
-    ens = Ensemble(bundles, 'soft', names=list(archs))
-    files, sub = _rows_files(df, 'valid', ens)
-    probs, ok, _ = ens.with_features(sub).member_probs(files, progress=False)
-    ens.weights = fit_vote_weights(probs, [ens.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]).tolist()
-    ens.how = how
-    return ens
+    run_dir = Path(run_dir)
+    _check_vote(how)  # before any training
+    return vote_ensemble([fit_member(df, a, run_dir/a, run_dir/'bundles'/a, **kwargs) for a in archs], df, list(archs), how)
 
 # %% ../nbs/11_ensemble.ipynb #879e30d2
 def ensemble_table(model, # an `Ensemble`, any predictor, or a folder

@@ -86,7 +86,7 @@ def _inputs(src, left:list) -> tuple:
         src = Path(src).expanduser()
         return *find_images(src, left), None, [src] if src.is_dir() else [], src.name
     left += table.attrs.get('skipped', [])
-    name = 'table' if isinstance(src, pd.DataFrame) else Path(src).name
+    name = src.attrs.get('name', 'table') if isinstance(src, pd.DataFrame) else Path(src).name  # a DataFrame may name itself
     return [Path(f) for f in table.path], [as_text(l) for l in table.label], table, source_roots(table), name
 
 def _table_groups(table:pd.DataFrame, files) -> dict|None:

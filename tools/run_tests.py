@@ -30,7 +30,7 @@ def checks():
     yield 'notebooks are nbdev-clean', changed_by([str(BIN/'nbdev-clean')], 'nbs', '*.ipynb')
     r = subprocess.run([sys.executable, 'tools/readme.py', '--check'], cwd=ROOT, capture_output=True, text=True)
     yield 'README.md in step with nbs/index.ipynb', [] if r.returncode == 0 else [r.stdout.strip()]
-    for script in ('cervix-demo', 'cervix-score', 'cervix-gradcam'):
+    for script in ('cervix-fastai', 'cervix-demo', 'cervix-score', 'cervix-gradcam'):
         r = subprocess.run([str(BIN/script), '--help'], cwd=ROOT, capture_output=True, text=True)
         yield f'console script {script} starts', [] if r.returncode == 0 and 'usage' in r.stdout else [r.stdout + r.stderr]
 
