@@ -55,7 +55,7 @@ CONFIG = {  # key: (default, help)
 DEFAULTS = {k: v for k, (v, _) in CONFIG.items()}
 PATH_KEYS = ('data', 'out', 'weights')
 
-# %% ../nbs/90_job.ipynb #4feb98b2
+# %% ../nbs/90_job.ipynb #eb7784ab
 def _as_list(v) -> list:
     "A list from a list, or from a comma-separated string"
     return [s.strip() for s in v.split(',') if s.strip()] if isinstance(v, str) else list(v or [])
@@ -117,7 +117,7 @@ def load_config(path=None, # a YAML file (keys of `CONFIG`); None: the defaults
     cfg['out'] = cfg['out'] or _default_out(cfg['data'])
     return _checked(cfg)
 
-# %% ../nbs/90_job.ipynb #434ebb4b
+# %% ../nbs/90_job.ipynb #fa4b90e4
 SECONDS_PER_CELL_EPOCH = {'resnet18': 0.006, 'resnet50': 0.016}  # at 64 px on a 2-core laptop; other backbones: resnet50's
 
 def _cost(stage:str, cfg:dict, cells:int) -> float:
@@ -154,7 +154,7 @@ class Progress:
         if self.costs[i] >= 10: self.spent, self.done = self.spent + secs, self.done + self.costs[i]  # short stages say little
         self.say(f'      {self.stages[i]} done in {secs:.1f} s')
 
-# %% ../nbs/90_job.ipynb #f634878c
+# %% ../nbs/90_job.ipynb #ecdcc4a7
 RUN_PARTS = ('data', 'divided', 'train', 'ensemble', 'scores', 'log.txt')  # written outside its record
 
 def versions() -> dict:
@@ -190,7 +190,7 @@ def _claim(cfg:dict, resume:bool, overwrite:bool, sources=()) -> tuple[OutDir, d
     od.write('config.yaml', yaml.safe_dump({**cfg, 'versions': versions()}, sort_keys=False))
     return od, {}
 
-# %% ../nbs/90_job.ipynb #9527676f
+# %% ../nbs/90_job.ipynb #e7a7948a
 def _read(cfg:dict) -> pd.DataFrame|None:
     "The user's cells, read and checked (None for the built-in set, which the data stage makes)"
     if cfg['data'] is None: return None
