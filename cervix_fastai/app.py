@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/app.html.md"""
 
 # %% ../nbs/91_app.ipynb #7aec2a33
 from __future__ import annotations
-import os, shutil, socket, tempfile
+import os, shutil, socket, sys, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
@@ -163,6 +163,8 @@ def serve(model, # a bundle, ensemble or run folder
         app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=False, max_file_size=MAX_UPLOAD)
         url = f'http://{host}:{port}/'
         if not block: return app, url, close
+        import signal
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a `kill` ends it like Ctrl-C: the uploads' folder is removed
         print(f'cervix_fastai app on {url} (Ctrl-C stops it)', flush=True)
         app.block_thread()
     except BaseException:

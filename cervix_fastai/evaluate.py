@@ -101,7 +101,7 @@ def fit_temperature(logits, # validation logits (n × classes)
         loss.backward()
         return loss
     opt.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
 
 def apply_temperature(logits, t:float=1.) -> np.ndarray:
     "Softmax of `logits / t`"
