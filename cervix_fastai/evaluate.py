@@ -14,7 +14,8 @@ from .core import OutDir
 
 # %% auto #0
 __all__ = ['ece', 'bootstrap_ci', 'metrics', 'roll_up', 'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_history',
-           'plot_roc', 'plot_reliability', 'report']
+           'plot_roc', 'plot_reliability', 'report', 'aps_scores', 'conformal_threshold', 'prediction_sets', 'refer',
+           'conformal_summary']
 
 # %% ../nbs/08_evaluate.ipynb #fea36278
 def ece(probs:np.ndarray, targs:np.ndarray, n_bins=15) -> float:
@@ -216,3 +217,59 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
     od.write('metrics.json', json.dumps(m, indent=2))
     od.write('report.md', _report_md(m, figs, title, binary))
     return m
+
+# %% ../nbs/08_evaluate.ipynb #c0f0a002
+def _ranked(probs:np.ndarray, seed:int) -> tuple:
+    "Each row's classes by falling probability, their probabilities and running mass, and one uniform draw per row"
+    probs = np.asarray(probs, float)
+    order = np.argsort(-probs, 1, kind='stable')
+    srt = np.take_along_axis(probs, order, 1)
+    return order, srt, np.cumsum(srt, 1), np.random.default_rng(seed).uniform(size=len(probs))
+
+def aps_scores(probs:np.ndarray, # n × classes, calibration cells (temperature applied)
+               targs, # their true class indices
+               seed=0,
+              ) -> np.ndarray:
+    "Non-conformity of each true class: the mass ranked above it plus a random share of its own (0 for a top class: always in the set)"
+    order, srt, cum, u = _ranked(probs, seed)
+    i, r = np.arange(len(srt)), np.argmax(order == np.asarray(targs)[:, None], 1)
+    return np.where(r == 0, 0., cum[i, r] - srt[i, r] * (1 - u))
+
+def conformal_threshold(scores:np.ndarray, # `aps_scores` of the calibration cells
+                        coverage=0.9, # the share of true classes the sets must hold
+                       ) -> float:
+    "The finite-sample conformal quantile (∞ when there are too few calibration cells for `coverage`)"
+    scores = np.sort(np.asarray(scores, float))
+    if not 0 < coverage < 1: raise ValueError(f'coverage must lie between 0 and 1, got {coverage}')
+    if not len(scores): raise ValueError('No calibration scores')
+    k = int(np.ceil((len(scores) + 1) * coverage))
+    return float('inf') if k > len(scores) else float(scores[k - 1])
+
+def prediction_sets(probs:np.ndarray, # n × classes (temperature applied)
+                    qhat:float, # `conformal_threshold`
+                    seed=0,
+                   ) -> np.ndarray:
+    "A boolean n × classes mask: each row's set (never empty: the top class is always in it)"
+    order, srt, cum, u = _ranked(probs, seed)
+    keep = (cum - srt * (1 - u)[:, None]) <= qhat
+    keep[:, 0] = True
+    out = np.zeros_like(keep)
+    np.put_along_axis(out, order, keep, 1)
+    return out
+
+def refer(sets:np.ndarray, # `prediction_sets`
+          vocab=None, mapping:dict|None=None, # with a class → group mapping (normal/abnormal), a set inside one group is not referred
+         ) -> np.ndarray:
+    "Which cells a person should look at: a set of more than one class (or, with `mapping`, of more than one group)"
+    if mapping is None: return sets.sum(1) > 1
+    groups = np.array([mapping[c] for c in vocab])
+    return np.array([len(set(groups[s])) > 1 for s in sets])
+
+def conformal_summary(sets:np.ndarray, probs:np.ndarray, targs, referred:np.ndarray|None=None) -> dict:
+    "Coverage, mean set size, share referred and the accuracy of the top class on the cells not referred"
+    targs = np.asarray(targs)
+    referred = refer(sets) if referred is None else referred
+    kept = ~referred
+    return dict(coverage=float(sets[np.arange(len(targs)), targs].mean()), mean_set_size=float(sets.sum(1).mean()),
+                referred=float(referred.mean()), n_kept=int(kept.sum()),
+                accuracy_kept=float((probs[kept].argmax(1) == targs[kept]).mean()) if kept.any() else float('nan'))
