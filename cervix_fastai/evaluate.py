@@ -265,11 +265,13 @@ def refer(sets:np.ndarray, # `prediction_sets`
     groups = np.array([mapping[c] for c in vocab])
     return np.array([len(set(groups[s])) > 1 for s in sets])
 
-def conformal_summary(sets:np.ndarray, probs:np.ndarray, targs, referred:np.ndarray|None=None) -> dict:
-    "Coverage, mean set size, share referred and the accuracy of the top class on the cells not referred"
-    targs = np.asarray(targs)
-    referred = refer(sets) if referred is None else referred
-    kept = ~referred
+def conformal_summary(sets:np.ndarray, probs:np.ndarray, targs,
+                      vocab=None, mapping:dict|None=None, # referral by group (see `refer`): then the kept cells' accuracy is the group's
+                     ) -> dict:
+    "Coverage, mean set size, share referred and the accuracy of the top class (or its group) on the cells not referred"
+    targs, pred = np.asarray(targs), np.asarray(probs).argmax(1)
+    kept = ~refer(sets, vocab, mapping)
+    right = pred == targs if mapping is None else np.array([mapping[vocab[p]] == mapping[vocab[t]] for p, t in zip(pred, targs)], bool)
     return dict(coverage=float(sets[np.arange(len(targs)), targs].mean()), mean_set_size=float(sets.sum(1).mean()),
-                referred=float(referred.mean()), n_kept=int(kept.sum()),
-                accuracy_kept=float((probs[kept].argmax(1) == targs[kept]).mean()) if kept.any() else float('nan'))
+                referred=float(1 - kept.mean()), n_kept=int(kept.sum()),
+                accuracy_kept=float(right[kept].mean()) if kept.any() else float('nan'))

@@ -12,7 +12,8 @@ import numpy as np, pandas as pd
 from fastcore.script import call_parse, store_true
 from .core import DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors, as_text
 from .data import read_manifest, source_roots
-from .evaluate import report, metrics, fit_temperature, apply_temperature
+from .evaluate import (report, metrics, fit_temperature, apply_temperature, aps_scores, conformal_threshold,
+                                    prediction_sets, refer, conformal_summary)
 from .predictor import as_predictor, load_bundle, set_temperature, export_bundle, Bundle
 
 # %% auto #0
@@ -108,6 +109,7 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
                  binary:dict|None=None, # class → group mapping for a roll-up in the report
                  groups=None, # slide of each image: a regex on its path under `src`, a path → slide mapping (a table's `group` column by default)
                  mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
+                 coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
                  progress=True,
                 ) -> pd.DataFrame:
     "Predict every image of `src`; with labels, also compute metrics (in `df.attrs['metrics']`) and write a report"
@@ -116,6 +118,8 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
     files, labels, table, srcs, name = _inputs(src, left)
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
+    if coverage is not None and p.conformal is None:
+        raise DataError('coverage needs a single bundle calibrated on its validation split by this version (calibrate(bundle, manifest))')
     if groups is None and table is not None: groups = _table_groups(table, files)
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
     if strange and unknown == 'error':
@@ -128,6 +132,9 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
     logits, ok, errs = p.predict_logits(files, bs, tta, progress)
     probs, secs = apply_temperature(logits, p.temperature), time.perf_counter() - t0
     df, skipped = _predictions(files, labels, ok, errs, probs, p.vocab, left)
+    if coverage is not None:
+        sets = prediction_sets(probs, conformal_threshold(p.conformal, coverage))
+        df['set'], df['refer'] = ['|'.join(np.array(p.vocab)[s]) for s in sets], refer(sets, p.vocab, binary)
     df.attrs.update(skipped=skipped, unknown_classes=strange, seconds=secs, images_per_s=len(files) / max(secs, 1e-9))
     if od is not None:
         od.write('predictions.csv', df.to_csv(index=False))
@@ -137,6 +144,8 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
         targs, gk = np.array([p.vocab.index(l) for l in df.label[known]]), None if g is None else np.array(g)[ok][known]
         m = (report(probs[known], targs, p.vocab, od, binary=binary, logits=logits[known], temperature=p.temperature,
                     groups=gk, title=f'Scores on {name}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
+        if coverage is not None:
+            m['conformal'] = dict(target=coverage, **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
         df.attrs['metrics'] = {**m, 'unknown_classes': strange, 'skipped': len(skipped), 'n_unknown': int((~known & df.label.notna()).sum())}
         if od is not None: od.write('metrics.json', json.dumps(df.attrs['metrics'], indent=2))
     if od is not None: od.finish()  # the mark that this folder holds one whole run
@@ -155,8 +164,9 @@ def calibrate(bundle, # bundle folder or `Bundle`
     if strange: raise DataError(f'Labels {strange} of the {split!r} rows are unknown to the bundle (its classes: {b.vocab})')
     logits, ok, errs = b.with_features(sub).predict_logits(list(sub.path), bs, progress=False)  # fusion: the rows' columns, or measured
     if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} images could be read, e.g. {sub.path.iloc[0]}: {errs[0]}')
-    t = fit_temperature(logits, [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k])
-    set_temperature(b.path, t)
+    targs = [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
+    t = fit_temperature(logits, targs)
+    set_temperature(b.path, t, conformal=aps_scores(apply_temperature(logits, t), targs))  # for prediction sets (`coverage`)
     return t
 
 # %% ../nbs/10_inference.ipynb #03616208
@@ -170,13 +180,14 @@ def score_main(model:str, # bundle or ensemble folder (or .pkl with --trust-pick
                trust_pickle:store_true=False, # allow a .pkl (runs code stored in it)
                groups:str=None, # regex on each image's path under SRC whose first group is its slide
                mask_dir:str=None, # fusion models: folder of label images, when the masks are not beside the images
+               coverage:float=None, # add prediction sets holding the true class this often (e.g. 0.9) and a refer flag
                debug:store_true=False, # show the traceback of an error
               ):
     "Score images with a cervix_fastai bundle: predictions.csv, and metrics + report when labels are known"
     import matplotlib; matplotlib.use('Agg')
     with cli_errors(debug):
         df = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
-                          trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir)
+                          trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage)
     print(f"{len(df)} images scored in {df.attrs['seconds']:.1f} s ({df.attrs['images_per_s']:.0f} img/s); {len(df.attrs['skipped'])} skipped")
     if 'metrics' in df.attrs:
         m = df.attrs['metrics']

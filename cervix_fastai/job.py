@@ -50,6 +50,7 @@ CONFIG = {  # key: (default, help)
     'vote': ('soft', 'the ensemble vote used for scoring: hard, soft or weighted'),
     'binary': ('auto', 'a normal/abnormal roll-up in the reports: auto (SIPaKMeD and Herlev classes), or none'),
     'gradcam_n': (3, 'Grad-CAM cells per class and outcome in the grid (0: no grid)'),
+    'coverage': (0.9, "each member's conformal prediction sets hold the true class this often; larger sets are referred (none: no sets)"),
     'threads': (2, 'torch CPU threads while training: results repeat exactly for the same count'),
 }
 DEFAULTS = {k: v for k, (v, _) in CONFIG.items()}
@@ -87,6 +88,8 @@ def _checked(cfg:dict) -> dict:
         except ValueError as e: raise DataError(f'members: {e}') from None
     unknown = [f for f in cfg['filters'] if f not in FILTERS]
     if unknown: raise DataError(f'filters: unknown {unknown}; known: {list(FILTERS)}')
+    if cfg['coverage'] is not None and not (isinstance(cfg['coverage'], float) and 0 < cfg['coverage'] < 1):
+        raise DataError(f"coverage must be a share between 0 and 1 (e.g. 0.9) or none, got {cfg['coverage']!r}")
     for k, ok in (('vote', VOTES), ('binary', ('auto', 'none', None)), ('class_weights', (None, 'balanced'))):
         if cfg[k] not in ok: raise DataError(f'{k} must be one of {list(ok)}, got {cfg[k]!r}')
     return cfg
@@ -273,9 +276,9 @@ def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     out = {}
     for name, path in _models(cfg, od).items():
         sc = score_folder(path, test, od.root/'scores'/name, binary=_binary(cfg, load_bundle(od.root/'train'/'bundles'/_member_names(cfg)[0]).vocab),
-                          progress=progress)
+                          coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress)  # (sets: single bundles)
         m = sc.attrs['metrics']
-        out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece')}
+        out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal') if k in m}
     best = load_ensemble(od.root/'ensemble') if len(out) > 1 else load_bundle(next(iter(_models(cfg, od).values())))
     od.write('test_table.csv', ensemble_table(best, div).to_csv())
     return out

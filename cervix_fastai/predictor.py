@@ -46,6 +46,7 @@ def dls_config(dls) -> dict:
 class Predictor:
     "Anything that turns image files into class scores: `vocab`, `temperature`, `members`, `predict_logits`, `predict_proba`"
     temperature = 1.
+    conformal = None  # conformal scores of calibration cells (bundles calibrated by `calibrate`): prediction sets
     vocab:list = []
     weights = vote_weights = None # fitted member weights, and those the vote uses (None: equal)
     @property
@@ -236,6 +237,9 @@ def meta_problems(meta) -> list[str]:
         (isinstance(meta['filters'], list) and all(isinstance(f, str) and f in FILTERS for f in meta['filters']), f"filters must be names in {list(FILTERS)}, got {meta['filters']!r}"),
         (_finite(meta['temperature']) and meta['temperature'] > 0, f"temperature must be a finite number above 0, got {meta['temperature']!r}"),
         (isinstance(meta['weights_sha256'], str) and len(meta['weights_sha256']) == 64, 'weights_sha256 is not a SHA-256'),
+        ('conformal' not in meta or (isinstance(meta['conformal'], list) and len(meta['conformal']) > 0
+                                     and all(_finite(x) and -1e-6 <= x <= 1 + 1e-6 for x in meta['conformal'])),
+         'conformal must be a non-empty list of scores from 0 to 1'),
     ]
     return [why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
 
@@ -308,6 +312,7 @@ class Bundle(ModelPredictor):
                          meta['arch'], meta.get('resize', 'pad'), meta.get('pad_mode', 'zeros'),
                          tab=TabPrep.from_dict(meta['tabular']) if 'tabular' in meta else None)
         self.meta, self.path = meta, Path(path)
+        self.conformal = meta.get('conformal')  # the calibration cells' conformal scores (`calibrate`), or None
     def __repr__(self):
         tab = '' if self.tab is None else f' + {len(self.tab)} table inputs'
         return f'Bundle({self.name}{tab}, {len(self.vocab)} classes, {self.size} px, T={self.temperature:.2f}: {self.path})'
@@ -347,10 +352,13 @@ def load_bundle(path, device='cpu') -> Bundle:
                         f"with {n} classes: {str(e)[:300]}") from None
     return Bundle(model.to(device).eval(), meta, path)
 
-def set_temperature(path, t:float) -> Bundle:
-    "Store a calibration temperature in a bundle (its checksum renewed)"
+def set_temperature(path, t:float,
+                    conformal:list|None=None, # conformal scores of the calibration cells at this temperature (see `aps_scores`)
+                   ) -> Bundle:
+    "Store a calibration temperature (and the conformal scores that go with it) in a bundle (its checksum renewed)"
     path = Path(path)
-    meta = {**_checked_meta(path), 'temperature': t}
+    meta = {k: v for k, v in _checked_meta(path).items() if k != 'conformal'}  # scores made at another temperature are stale
+    meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [round(float(s), 6) for s in sorted(conformal)]})}
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: ' + '; '.join(bad))
     atomic_write(path/'bundle.json', _meta_json(meta))  # the bundle is known ours: its checksum held (an ensemble's member too)

@@ -69,6 +69,9 @@ no slide has cells in two splits, so a model cannot score well by recognising a 
 weights were all chosen on the validation split.</li>
 <li>Each interval is a 95 % percentile bootstrap that resamples whole slides when the slides are known (cells of one slide
 are not independent); with few test slides the intervals are wide, and that width is the honest uncertainty.</li>
+<li>Prediction sets (where shown): each member's sets were calibrated on the validation split to hold the true class
+with the stated probability; a cell whose set has more than one class is one the model is unsure about and a person
+should look at (“referred”).</li>
 {% if data.synthetic %}<li>The data are the package's <b>synthetic</b> Pap-smear cells: the numbers show that the pipeline works,
 not how well any model reads real cells.</li>{% endif %}
 </ul>
@@ -126,7 +129,10 @@ def _model_view(run:Path, name:str, spec:dict) -> dict:
                 reliability=sc and _img(sc/'reliability.png'),
                 history=_or_none(lambda: _img(None, plot_history(h))) if h is not None and h.is_file() else None,
                 line=m and (f"accuracy {m['accuracy']:.3f}, macro F1 {m['f1_macro']:.3f} ({m['n']} cells)" + (
-                    f"; {' / '.join(m['binary']['vocab'])} roll-up: accuracy {m['binary']['accuracy']:.3f}" if m.get('binary') else '')))
+                    f"; {' / '.join(m['binary']['vocab'])} roll-up: accuracy {m['binary']['accuracy']:.3f}" if m.get('binary') else '') + (
+                    f"; {m['conformal']['target']:.0%} prediction sets: coverage {m['conformal']['coverage']:.3f}, mean size "
+                    f"{m['conformal']['mean_set_size']:.2f}, {m['conformal']['referred']:.0%} referred, accuracy {m['conformal']['accuracy_kept']:.3f} "
+                    f"on the {m['conformal']['n_kept']} kept" if m.get('conformal') else '')))
 
 def report_context(run_dir) -> dict:
     "What the report shows, read from the run folder"
