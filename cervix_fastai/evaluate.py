@@ -14,8 +14,8 @@ from .core import OutDir
 
 # %% auto #0
 __all__ = ['ece', 'bootstrap_ci', 'metrics', 'roll_up', 'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_history',
-           'plot_roc', 'plot_reliability', 'report', 'aps_scores', 'conformal_threshold', 'prediction_sets', 'refer',
-           'conformal_summary']
+           'plot_roc', 'plot_reliability', 'report', 'file_draws', 'aps_scores', 'conformal_threshold',
+           'prediction_sets', 'refer', 'conformal_summary']
 
 # %% ../nbs/08_evaluate.ipynb #fea36278
 def ece(probs:np.ndarray, targs:np.ndarray, n_bins=15) -> float:
@@ -219,19 +219,24 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
     return m
 
 # %% ../nbs/08_evaluate.ipynb #c0f0a002
-def _ranked(probs:np.ndarray, seed:int) -> tuple:
+def file_draws(files, seed=0) -> np.ndarray:
+    "One uniform draw per file, from its path and `seed`: the same cell gets the same set wherever it sits in a folder"
+    import hashlib
+    return np.array([int(hashlib.sha256(f'{seed}:{f}'.encode()).hexdigest()[:13], 16) / 16**13 for f in files])
+
+def _ranked(probs:np.ndarray, seed:int, u=None) -> tuple:
     "Each row's classes by falling probability, their probabilities and running mass, and one uniform draw per row"
     probs = np.asarray(probs, float)
     order = np.argsort(-probs, 1, kind='stable')
     srt = np.take_along_axis(probs, order, 1)
-    return order, srt, np.cumsum(srt, 1), np.random.default_rng(seed).uniform(size=len(probs))
+    return order, srt, np.cumsum(srt, 1), np.random.default_rng(seed).uniform(size=len(probs)) if u is None else np.asarray(u, float)
 
 def aps_scores(probs:np.ndarray, # n × classes, calibration cells (temperature applied)
                targs, # their true class indices
-               seed=0,
+               seed=0, u=None, # the random draws: one per row (see `file_draws`), or from `seed`
               ) -> np.ndarray:
     "Non-conformity of each true class: the mass ranked above it plus a random share of its own (0 for a top class: always in the set)"
-    order, srt, cum, u = _ranked(probs, seed)
+    order, srt, cum, u = _ranked(probs, seed, u)
     i, r = np.arange(len(srt)), np.argmax(order == np.asarray(targs)[:, None], 1)
     return np.where(r == 0, 0., cum[i, r] - srt[i, r] * (1 - u))
 
@@ -242,15 +247,15 @@ def conformal_threshold(scores:np.ndarray, # `aps_scores` of the calibration cel
     scores = np.sort(np.asarray(scores, float))
     if not 0 < coverage < 1: raise ValueError(f'coverage must lie between 0 and 1, got {coverage}')
     if not len(scores): raise ValueError('No calibration scores')
-    k = int(np.ceil((len(scores) + 1) * coverage))
+    k = int(np.ceil((len(scores) + 1) * coverage - 1e-9))  # (a float error must not add a rank)
     return float('inf') if k > len(scores) else float(scores[k - 1])
 
 def prediction_sets(probs:np.ndarray, # n × classes (temperature applied)
                     qhat:float, # `conformal_threshold`
-                    seed=0,
+                    seed=0, u=None, # the random draws: one per row (see `file_draws`), or from `seed`
                    ) -> np.ndarray:
     "A boolean n × classes mask: each row's set (never empty: the top class is always in it)"
-    order, srt, cum, u = _ranked(probs, seed)
+    order, srt, cum, u = _ranked(probs, seed, u)
     keep = (cum - srt * (1 - u)[:, None]) <= qhat
     keep[:, 0] = True
     out = np.zeros_like(keep)
@@ -274,4 +279,4 @@ def conformal_summary(sets:np.ndarray, probs:np.ndarray, targs,
     right = pred == targs if mapping is None else np.array([mapping[vocab[p]] == mapping[vocab[t]] for p, t in zip(pred, targs)], bool)
     return dict(coverage=float(sets[np.arange(len(targs)), targs].mean()), mean_set_size=float(sets.sum(1).mean()),
                 referred=float(1 - kept.mean()), n_kept=int(kept.sum()),
-                accuracy_kept=float(right[kept].mean()) if kept.any() else float('nan'))
+                accuracy_kept=float(right[kept].mean()) if kept.any() else None)  # (None, not NaN: JSON has no NaN)

@@ -13,7 +13,7 @@ from fastcore.script import call_parse, store_true
 from .core import DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors, as_text
 from .data import read_manifest, source_roots
 from .evaluate import (report, metrics, fit_temperature, apply_temperature, aps_scores, conformal_threshold,
-                                    prediction_sets, refer, conformal_summary)
+                                    prediction_sets, refer, conformal_summary, file_draws)
 from .predictor import as_predictor, load_bundle, set_temperature, export_bundle, Bundle
 
 # %% auto #0
@@ -99,6 +99,17 @@ def _table_groups(table:pd.DataFrame, files) -> dict|None:
         return None
     return dict(zip(map(str, files), g))
 
+def _check_coverage(p, coverage, tta, binary):
+    "Refuse a prediction-set request that cannot be met, before any work"
+    if p.conformal is None:
+        raise DataError('Prediction sets (coverage) need a single bundle calibrated by this version: calibrate(bundle, manifest) '
+                        'stores its validation cells\' scores (ensembles, learners and .pkl files have none)')
+    if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage < 1:
+        raise DataError(f'coverage must be a share between 0 and 1 (e.g. 0.9), got {coverage!r}')
+    if tta: raise DataError('coverage with tta: the calibration scores were made without test-time augmentation')
+    if binary is not None and set(p.vocab) - set(binary):
+        raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
+
 def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner, or a .pkl with `trust_pickle=True`
                  src, # a folder of class folders, a flat folder, one image, or a table (CSV manifest or DataFrame: `path`, maybe `label`, `group` and feature columns)
                  out=None, # folder for predictions.csv (and the report); nothing written without it
@@ -118,8 +129,7 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
     files, labels, table, srcs, name = _inputs(src, left)
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
-    if coverage is not None and p.conformal is None:
-        raise DataError('coverage needs a single bundle calibrated on its validation split by this version (calibrate(bundle, manifest))')
+    if coverage is not None: _check_coverage(p, coverage, tta, binary)
     if groups is None and table is not None: groups = _table_groups(table, files)
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
     if strange and unknown == 'error':
@@ -133,8 +143,11 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
     probs, secs = apply_temperature(logits, p.temperature), time.perf_counter() - t0
     df, skipped = _predictions(files, labels, ok, errs, probs, p.vocab, left)
     if coverage is not None:
-        sets = prediction_sets(probs, conformal_threshold(p.conformal, coverage))
-        df['set'], df['refer'] = ['|'.join(np.array(p.vocab)[s]) for s in sets], refer(sets, p.vocab, binary)
+        qhat = conformal_threshold(p.conformal, coverage)
+        if qhat == float('inf'): warnings.warn(f'{len(p.conformal)} calibration cells are too few for coverage {coverage}: every set holds every class')
+        sets = prediction_sets(probs, qhat, u=file_draws(df.path))
+        df['set'] = ['|'.join(np.array(p.vocab)[s]) for s in sets]
+        df['refer'] = refer(sets, p.vocab, binary) | df.label.isin(strange).to_numpy()  # a class the model doesn't know: always a person's
     df.attrs.update(skipped=skipped, unknown_classes=strange, seconds=secs, images_per_s=len(files) / max(secs, 1e-9))
     if od is not None:
         od.write('predictions.csv', df.to_csv(index=False))
@@ -145,7 +158,7 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
         m = (report(probs[known], targs, p.vocab, od, binary=binary, logits=logits[known], temperature=p.temperature,
                     groups=gk, title=f'Scores on {name}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
         if coverage is not None:
-            m['conformal'] = dict(target=coverage, **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
+            m['conformal'] = dict(target=float(coverage), **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
         df.attrs['metrics'] = {**m, 'unknown_classes': strange, 'skipped': len(skipped), 'n_unknown': int((~known & df.label.notna()).sum())}
         if od is not None: od.write('metrics.json', json.dumps(df.attrs['metrics'], indent=2))
     if od is not None: od.finish()  # the mark that this folder holds one whole run
@@ -166,7 +179,8 @@ def calibrate(bundle, # bundle folder or `Bundle`
     if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} images could be read, e.g. {sub.path.iloc[0]}: {errs[0]}')
     targs = [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
     t = fit_temperature(logits, targs)
-    set_temperature(b.path, t, conformal=aps_scores(apply_temperature(logits, t), targs))  # for prediction sets (`coverage`)
+    u = file_draws([f for f, k in zip(sub.path, ok) if k])
+    set_temperature(b.path, t, conformal=aps_scores(apply_temperature(logits, t), targs, u=u))  # for prediction sets (`coverage`)
     return t
 
 # %% ../nbs/10_inference.ipynb #03616208

@@ -88,6 +88,9 @@ def _checked(cfg:dict) -> dict:
         except ValueError as e: raise DataError(f'members: {e}') from None
     unknown = [f for f in cfg['filters'] if f not in FILTERS]
     if unknown: raise DataError(f'filters: unknown {unknown}; known: {list(FILTERS)}')
+    if cfg['coverage'] in ('none', 'None'): cfg['coverage'] = None
+    try: cfg['coverage'] = None if cfg['coverage'] is None else float(cfg['coverage'])  # YAML reads 9e-1 as text
+    except (TypeError, ValueError): pass
     if cfg['coverage'] is not None and not (isinstance(cfg['coverage'], float) and 0 < cfg['coverage'] < 1):
         raise DataError(f"coverage must be a share between 0 and 1 (e.g. 0.9) or none, got {cfg['coverage']!r}")
     for k, ok in (('vote', VOTES), ('binary', ('auto', 'none', None)), ('class_weights', (None, 'balanced'))):

@@ -358,7 +358,8 @@ def set_temperature(path, t:float,
     "Store a calibration temperature (and the conformal scores that go with it) in a bundle (its checksum renewed)"
     path = Path(path)
     meta = {k: v for k, v in _checked_meta(path).items() if k != 'conformal'}  # scores made at another temperature are stale
-    meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [round(float(s), 6) for s in sorted(conformal)]})}
+    up = lambda s: math.ceil(float(s) * 1e6) / 1e6  # rounded up: the threshold never falls
+    meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [up(s) for s in sorted(conformal)]})}
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: ' + '; '.join(bad))
     atomic_write(path/'bundle.json', _meta_json(meta))  # the bundle is known ours: its checksum held (an ensemble's member too)

@@ -131,8 +131,9 @@ def _model_view(run:Path, name:str, spec:dict) -> dict:
                 line=m and (f"accuracy {m['accuracy']:.3f}, macro F1 {m['f1_macro']:.3f} ({m['n']} cells)" + (
                     f"; {' / '.join(m['binary']['vocab'])} roll-up: accuracy {m['binary']['accuracy']:.3f}" if m.get('binary') else '') + (
                     f"; {m['conformal']['target']:.0%} prediction sets: coverage {m['conformal']['coverage']:.3f}, mean size "
-                    f"{m['conformal']['mean_set_size']:.2f}, {m['conformal']['referred']:.0%} referred, accuracy {m['conformal']['accuracy_kept']:.3f} "
-                    f"on the {m['conformal']['n_kept']} kept" if m.get('conformal') else '')))
+                    f"{m['conformal']['mean_set_size']:.2f}, {m['conformal']['referred']:.0%} referred" + (
+                    f", accuracy {m['conformal']['accuracy_kept']:.3f} on the {m['conformal']['n_kept']} kept" if m['conformal']['n_kept'] else '')
+                    if m.get('conformal') else '')))
 
 def report_context(run_dir) -> dict:
     "What the report shows, read from the run folder"
