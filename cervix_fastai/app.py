@@ -39,9 +39,9 @@ def load_model(path) -> Predictor:
 
 def describe(p:Predictor, path) -> str:
     "What the model is, in Markdown"
-    members = getattr(p, 'members', [p])
+    members = p.members
     kind = f"ensemble of {', '.join(m.name for m in members)} ({p.how} vote)" if len(members) > 1 else members[0].name
-    tab = ' · uses each cell\'s measurements (upload its mask too)' if any(getattr(m, 'tab', None) is not None for m in members) else ''
+    tab = ' · uses each cell\'s measurements (upload its mask too)' if p.reads_rows else ''
     return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n"
             f"cervix_fastai {__version__}")
 
@@ -96,8 +96,7 @@ def classify(p:Predictor, # the model
                 good.append(f)
                 if note: lines.append(f'{Path(f).name}: {note}.')
         if good:
-            q = p.with_features(mask_dir=_masks_dir(masks, req, lines)) if any(
-                getattr(m, 'tab', None) is not None for m in getattr(p, 'members', [p])) else p
+            q = p.with_features(mask_dir=_masks_dir(masks, req, lines)) if p.reads_rows else p
             res = cam_files(q, good)
             for f, e in res['skipped']: lines.append(f'**{Path(f).name}**: could not be scored ({e}); skipped.')
             for i, f in enumerate(res['files']):
@@ -119,7 +118,7 @@ WARNING = ('**A research tool, not a diagnosis.** This model has not been valida
 def build_app(p:Predictor, path, work:Path):
     "The Gradio page for predictor `p`"
     import gradio as gr
-    fusion = any(getattr(m, 'tab', None) is not None for m in getattr(p, 'members', [p]))
+    fusion = p.reads_rows
     with gr.Blocks(title='cervix_fastai', analytics_enabled=False, delete_cache=(3600, 3600)) as app:  # uploads older than an hour go
         gr.Markdown(f'# cervix_fastai: Pap-smear cell classifier\n\n{WARNING}', elem_id='warning')
         gr.Markdown(describe(p, path), elem_id='model')

@@ -114,10 +114,9 @@ def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw
         from cervix_fastai.train import fit_backbone
         from cervix_fastai.fusion import fit_fusion
         df = load_manifest(data, seed=seed)
-        bundle = Path(bundle) if bundle else Path(run_dir)/'bundle'
         b = fit_member(df, arch, run_dir, bundle, fit=fit_fusion if fusion else fit_backbone, epochs=epochs, lr=lr, size=size, bs=bs, pretrained=pretrained or weights is not None,
                        weights=weights, class_weights=class_weights, resume=resume, seed=seed, threads=threads)
-    print(f'bundle: {bundle.resolve()} (temperature {b.temperature:.2f}); training log: {Path(run_dir).resolve()/"history.csv"}')
+    print(f'bundle: {b.path.resolve()} (temperature {b.temperature:.2f}); training log: {Path(run_dir).resolve()/"history.csv"}')
 
 def ensemble(data:str, # a divided manifest (CSV) or folder
              archs:str='resnet18,resnet50', # backbones, comma-separated: one member each

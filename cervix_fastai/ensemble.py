@@ -41,7 +41,7 @@ def _rows_files(df, split, p=None):
     "The files of `split` (the divided copy when there is one; the originals, beside their masks, for fusion members) and its rows"
     sub = df[df.split == split]
     if sub.empty: raise DataError(f'No {split!r} rows in the manifest')
-    fusion = p is not None and any(getattr(m, 'tab', None) is not None for m in p.members)
+    fusion = p is not None and p.reads_rows
     col = 'tree_path' if not fusion and 'tree_path' in sub and sub.tree_path.notna().all() else 'path'
     return list(sub[col]), sub
 

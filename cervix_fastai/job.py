@@ -271,27 +271,29 @@ def _models(cfg:dict, od:OutDir) -> dict:
     ms = {n: od.root/'train'/'bundles'/n for n in names}
     return {**ms, 'ensemble': od.root/'ensemble'} if len(names) > 1 else ms
 
+def _final(cfg:dict, od:OutDir):
+    "The model the run stands for: its ensemble, or its only member"
+    ms = _models(cfg, od)
+    return load_ensemble(ms['ensemble']) if 'ensemble' in ms else load_bundle(next(iter(ms.values())))
+
 def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     "Each model on the whole test split (a report each), and the table of members and votes"
-    div = _manifest(od)
+    div, final = _manifest(od), _final(cfg, od)
     test = div[div.split == 'test']
     test.attrs['name'] = 'the test split'  # the reports' title
-    out = {}
+    out, binary = {}, _binary(cfg, final.vocab)
     for name, path in _models(cfg, od).items():
-        sc = score_folder(path, test, od.root/'scores'/name, binary=_binary(cfg, load_bundle(od.root/'train'/'bundles'/_member_names(cfg)[0]).vocab),
+        sc = score_folder(path, test, od.root/'scores'/name, binary=binary,
                           coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress)  # (sets: single bundles)
         m = sc.attrs['metrics']
         out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal') if k in m}
-    best = load_ensemble(od.root/'ensemble') if len(out) > 1 else load_bundle(next(iter(_models(cfg, od).values())))
-    od.write('test_table.csv', ensemble_table(best, div).to_csv())
+    od.write('test_table.csv', ensemble_table(final, div).to_csv())
     return out
 
 def _gradcam(cfg:dict, od:OutDir) -> dict:
     "The Grad-CAM grid of the scored model on the test split"
     if not cfg['gradcam_n']: return {}
-    ms = _models(cfg, od)
-    model = load_ensemble(ms['ensemble']) if 'ensemble' in ms else load_bundle(next(iter(ms.values())))
-    fig = cam_grid(model, od.root/'divided'/'test', n=cfg['gradcam_n'], seed=cfg['seed'])
+    fig = cam_grid(_final(cfg, od), od.root/'divided'/'test', n=cfg['gradcam_n'], seed=cfg['seed'])
     import matplotlib.pyplot as plt
     od.write('gradcam/grid.png', lambda t: fig.savefig(t, dpi=90)); plt.close(fig)
     return {}

@@ -51,6 +51,8 @@ class Predictor:
     weights = vote_weights = None # fitted member weights, and those the vote uses (None: equal)
     @property
     def members(self) -> list: return [self]
+    @property
+    def reads_rows(self) -> bool: return any(getattr(m, 'tab', None) is not None for m in self.members)  # a fusion member: each cell's table row
     def with_features(self, table=None, mask_dir=None, align='auto'): return self  # only fusion members read rows
     def predict_logits(self, files, bs=None, tta=False, progress=True): raise NotImplementedError
     def predict_proba(self, files:list, # image paths
