@@ -220,9 +220,10 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
 
 # %% ../nbs/08_evaluate.ipynb #c0f0a002
 def file_draws(files, seed=0) -> np.ndarray:
-    "One uniform draw per file, from its path and `seed`: the same cell gets the same set wherever it sits in a folder"
+    "One uniform draw per file, from its class folder and name and `seed`: the same cell gets the same set wherever the data set lies"
     import hashlib
-    return np.array([int(hashlib.sha256(f'{seed}:{f}'.encode()).hexdigest()[:13], 16) / 16**13 for f in files])
+    key = lambda f: f'{seed}:{Path(f).parent.name}/{Path(f).name}'  # not the whole path: a copy of the data elsewhere draws the same
+    return np.array([int(hashlib.sha256(key(f).encode()).hexdigest()[:13], 16) / 16**13 for f in files])
 
 def _ranked(probs:np.ndarray, seed:int, u=None) -> tuple:
     "Each row's classes by falling probability, their probabilities and running mass, and one uniform draw per row"
