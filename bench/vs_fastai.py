@@ -52,22 +52,27 @@ def run_ours(df, a, tmp):
     probs, targs = split_preds(res, df, 'test')
     return scores(probs, targs, list(learn.dls.vocab)), epochs, secs
 
-def run_fastai(df, a):
-    arch = getattr(tvm, a.arch)
+def fastai_probs(df, arch='resnet18', size=128, epochs=20, seed=0):
+    "The textbook fastai recipe trained on the train rows (valid rows: its validation set): test probabilities, targets, vocab, epochs, seconds"
+    arch = getattr(tvm, arch)
     vocab = sorted(df.label.astype(str).unique())
     rows = df.assign(label=df.label.astype(str), is_valid=df.split == 'valid')
     t0 = time.perf_counter()
-    set_seed(a.seed, reproducible=True)
+    set_seed(seed, reproducible=True)
     dblock = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ColReader('path'), get_y=ColReader('label'),
-                       splitter=ColSplitter('is_valid'), item_tfms=Resize(a.size, method='pad', pad_mode='zeros'),
+                       splitter=ColSplitter('is_valid'), item_tfms=Resize(size, method='pad', pad_mode='zeros'),
                        batch_tfms=[*aug_transforms(), Normalize.from_stats(*imagenet_stats)])
     dls = dblock.dataloaders(rows[rows.split.isin(['train', 'valid'])], bs=32, num_workers=0)
     learn = vision_learner(dls, arch, pretrained=False, metrics=accuracy)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(a.epochs, 3e-3)
-    secs, epochs = time.perf_counter() - t0, len(learn.recorder.values)  # before get_preds, which resets them
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 3e-3)
+    secs, n_epochs = time.perf_counter() - t0, len(learn.recorder.values)  # before get_preds, which resets them
     dl = learn.dls.test_dl(rows[rows.split == 'test'], with_labels=True)
     with learn.no_bar(): probs, targs = learn.get_preds(dl=dl)
-    return scores(probs.numpy(), targs.numpy(), list(learn.dls.vocab)), epochs, secs
+    return probs.numpy(), targs.numpy(), list(learn.dls.vocab), n_epochs, secs
+
+def run_fastai(df, a):
+    probs, targs, vocab, epochs, secs = fastai_probs(df, a.arch, a.size, a.epochs, a.seed)
+    return scores(probs, targs, vocab), epochs, secs
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -22,6 +22,7 @@ from .data import load_manifest
 from .features import TabPrep, FEATURES, features_manifest
 from .models import get_backbone, create_fusion_model, norm_stats
 from .train import fit_backbone, manifest_dls, torch_threads, split_preds, FitResult
+from .predictor import ModelPredictor
 
 # %% auto #0
 __all__ = ['CV_MODELS', 'with_features', 'fit_fusion', 'fold_manifest', 'CVResult', 'cross_validate']
@@ -70,6 +71,7 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
                **kwargs # more `fit_backbone` arguments (epochs, lr, schedule, resume, monitor, ...)
               ) -> FitResult:
     "Train a `FusionModel` on the images of a manifest and their table rows"
+    if kwargs.get('mixup'): raise ValueError("mixup blends images: a fusion model's table rows cannot be blended with them")
     with torch_threads(threads):
         df = load_manifest(data, seed=seed)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
@@ -106,14 +108,21 @@ class CVResult:
     probs:dict; targs:np.ndarray; vocab:list; groups:np.ndarray; folds:np.ndarray; seconds:dict
     def __repr__(self): return f'CVResult({list(self.probs)} on {len(self.targs)} cells, {len(set(self.groups))} slides, {len(set(self.folds))} folds)'
 
-def _fit_fold(m, dk, run, cont, arch, size, bs, epochs, lr, seed, threads, mask_dir, kwargs) -> np.ndarray:
-    "Test-split probabilities of model `m` trained on the fold manifest `dk`"
+def _fit_fold(m, dk, run, cont, arch, size, bs, epochs, lr, seed, threads, mask_dir, tta, kwargs) -> dict:
+    "Test-split probabilities of model `m` trained on the fold manifest `dk` (and of `m+tta`, over the four flips)"
     if m in ('mlp', 'gb', 'lr'):
-        return fit_tabular(dk, 'label', cont=list(cont), cat=[], split='split', models=(m,), seed=seed, progress=False).probs[m]
+        return {m: fit_tabular(dk, 'label', cont=list(cont), cat=[], split='split', models=(m,), seed=seed, progress=False).probs[m]}
     fit = fit_backbone if m == 'image' else partial(fit_fusion, cont=cont, mask_dir=mask_dir, cache=run.parent.parent/'features.csv')
-    res = fit(dk, arch, size=size, bs=bs, epochs=epochs, lr=lr, pretrained=False, run_dir=run, seed=seed, quiet=True,
-              threads=threads, export=False, resume=(run/'checkpoints'/'state.json').exists(), **kwargs)
-    return split_preds(res, dk, 'test')[0]
+    res = fit(dk, arch, size=size, bs=bs, epochs=epochs, lr=lr, run_dir=run, seed=seed, quiet=True, threads=threads, export=False,
+              resume=(run/'checkpoints'/'state.json').exists(), **{'pretrained': False, **kwargs})  # from scratch unless asked
+    out = {m: split_preds(res, dk, 'test')[0]}
+    if tta:
+        test = dk[dk.split == 'test']
+        with torch_threads(threads):
+            p, ok, errs = ModelPredictor.from_learner(res).with_features(test).predict_proba(list(test.path), tta=True, progress=False)
+        if not ok.all(): raise DataError(f'{(~ok).sum()} test images could not be read again: {errs[0]}')
+        out[f'{m}+tta'] = p
+    return out
 
 def _same_settings(run_dir:Path, settings:dict):
     "Record the settings of a comparison in `run_dir/cv.json`; refuse to mix in saved folds made with other ones"
@@ -131,6 +140,7 @@ def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold
                    run_dir='runs/cv', # runs and the saved probabilities of each fold
                    mask_dir=None, # a folder of label images, when the masks are not beside the images
                    seed=42, threads:int|None=None, progress=True,
+                   tta=False, # also the image and fusion models' probabilities over the four flips (as `model+tta`)
                    **kwargs # more `fit_backbone` arguments
                   ) -> CVResult:
     "Held-out probabilities of image-only, fusion and table-only models, every fold tested once"
@@ -145,22 +155,23 @@ def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold
     _same_settings(run_dir, dict(arch=arch, size=size, bs=bs, epochs=epochs, lr=lr, cont=list(cont), seed=seed, fold_col=fold_col,
                                  rows=rows, mask_dir=None if mask_dir is None else str(mask_dir), more=repr(sorted(kwargs.items()))))
     vocab = sorted(df.label.unique())
-    probs, secs = {m: np.full((len(df), len(vocab)), np.nan) for m in models}, {m: 0. for m in models}
+    names = {m: [m] + ([f'{m}+tta'] if tta and m in ('image', 'fusion') else []) for m in models}  # the files model `m` writes
+    probs, secs = {n: np.full((len(df), len(vocab)), np.nan) for m in models for n in names[m]}, {m: 0. for m in models}
     for k in maybe_progress(list(np.unique(df[fold_col])), progress):
         dk = fold_manifest(df, fold_col, k)
         test = (dk.split == 'test').to_numpy()
         for m in models:
             fold = run_dir/safe_name(f'fold{as_text(k)}', 'fold')
-            f = fold/f'{m}.npy'
-            if not f.exists():
+            if not all((fold/f'{n}.npy').exists() for n in names[m]):
                 t0 = time.perf_counter()
-                p = _fit_fold(m, dk, fold/m, cont, arch, size, bs, epochs, lr, seed, threads, mask_dir, kwargs)
+                ps = _fit_fold(m, dk, fold/m, cont, arch, size, bs, epochs, lr, seed, threads, mask_dir, tta, kwargs)
                 fold.mkdir(exist_ok=True)
-                def _save(t, p=p):
-                    with open(t, 'wb') as fh: np.save(fh, p)
-                atomic_write(f, _save)
+                for n in names[m][::-1]:  # the plain one last: its file says the model is done
+                    def _save(t, p=ps[n]):
+                        with open(t, 'wb') as fh: np.save(fh, p)
+                    atomic_write(fold/f'{n}.npy', _save)
                 secs[m] += time.perf_counter() - t0
-            probs[m][test] = np.load(f)
+            for n in names[m]: probs[n][test] = np.load(fold/f'{n}.npy')
     targs = df.label.map({v: i for i, v in enumerate(vocab)}).to_numpy()
     return CVResult(probs, targs, vocab, df.group.astype(str).to_numpy(), df[fold_col].to_numpy(), secs)
 

@@ -18,6 +18,7 @@ from .data import (read_sipakmed, read_dataset, read_manifest, divide_dataset, s
 from .synth import make_synthetic_sipakmed
 from .preprocess import FILTERS
 from .models import get_backbone
+from .train import recipe_args
 from .features import features_manifest
 from .predictor import load_bundle, load_ensemble, VOTES
 from .inference import score_folder
@@ -27,8 +28,8 @@ from .gradcam import cam_grid
 from .report import report_html
 
 # %% auto #0
-__all__ = ['CONFIG', 'DEFAULTS', 'PATH_KEYS', 'SECONDS_PER_CELL_EPOCH', 'RUN_PARTS', 'STAGES', 'load_config', 'Progress',
-           'versions', 'run_job']
+__all__ = ['CONFIG', 'DEFAULTS', 'PATH_KEYS', 'SECONDS_PER_CELL_EPOCH', 'RUN_PARTS', 'STAGES', 'recipe_config', 'load_config',
+           'Progress', 'versions', 'run_job']
 
 # %% ../nbs/90_job.ipynb #6ffa3a95
 CONFIG = {  # key: (default, help)
@@ -52,6 +53,9 @@ CONFIG = {  # key: (default, help)
     'gradcam_n': (3, 'Grad-CAM cells per class and outcome in the grid (0: no grid)'),
     'coverage': (0.9, "each member's conformal prediction sets hold the true class this often; larger sets are referred (none: no sets)"),
     'threads': (2, 'torch CPU threads while training: results repeat exactly for the same count'),
+    'label_smoothing': (0., 'of the loss: the target puts this much probability on all classes evenly'),
+    'mixup': (0., "MixUp's alpha on the training batches of the image members (0: none)"),
+    'recipe': (None, 'a named preset (small-data-cpu: measured on Herlev, from scratch, on a 2-core CPU): its backbone, size, epochs, rate, batch size and loss for every setting not given'),
 }
 DEFAULTS = {k: v for k, (v, _) in CONFIG.items()}
 PATH_KEYS = ('data', 'out', 'weights')
@@ -78,6 +82,10 @@ def _checked(cfg:dict) -> dict:
     try: cfg['lr'] = float(cfg['lr'])  # YAML reads 1e-3 as text
     except (TypeError, ValueError): raise DataError(f"lr must be a number, got {cfg['lr']!r}") from None
     for k, least in (('seed', 0), ('n_per_class', 1), ('size', 16), ('epochs', 1), ('bs', 1), ('threads', 1), ('gradcam_n', 0)): _whole(cfg, k, least)
+    for k, top in (('label_smoothing', 1), ('mixup', float('inf'))):
+        try: cfg[k] = float(cfg[k])
+        except (TypeError, ValueError): raise DataError(f'{k} must be a number, got {cfg[k]!r}') from None
+        if not 0 <= cfg[k] < top: raise DataError(f'{k} must be 0 or more' + (f' and below {top}' if top < float('inf') else '') + f', got {cfg[k]}')
     for k in ('fusion', 'pretrained'):
         if not isinstance(cfg[k], bool): raise DataError(f'{k} must be true or false, got {cfg[k]!r}')
     if not cfg['members']: raise DataError('members: name at least one backbone')
@@ -89,6 +97,7 @@ def _checked(cfg:dict) -> dict:
     unknown = [f for f in cfg['filters'] if f not in FILTERS]
     if unknown: raise DataError(f'filters: unknown {unknown}; known: {list(FILTERS)}')
     if cfg['coverage'] in ('none', 'None'): cfg['coverage'] = None
+    if cfg['recipe'] in ('none', 'None'): cfg['recipe'] = None
     try: cfg['coverage'] = None if cfg['coverage'] is None else float(cfg['coverage'])  # YAML reads 9e-1 as text
     except (TypeError, ValueError): pass
     if cfg['coverage'] is not None and not (isinstance(cfg['coverage'], float) and 0 < cfg['coverage'] < 1):
@@ -102,6 +111,12 @@ def _default_out(data) -> str:
     if data is None: return str((Path.cwd()/'runs'/'demo').resolve())
     d = Path(data)
     return str((Path.cwd()/'runs'/(d.parent.name if d.suffix.lower() == '.csv' and d.stem == 'manifest' else d.stem)).resolve())
+
+def recipe_config(name:str) -> dict:
+    "The job settings of the `fit_backbone` recipe `name` (see `RECIPES`)"
+    try: r = recipe_args(name)
+    except ValueError as e: raise DataError(f'recipe: {e}') from None
+    return {'members': [r.pop('arch')], **{k: v for k, v in r.items() if k in CONFIG}}
 
 def load_config(path=None, # a YAML file (keys of `CONFIG`); None: the defaults
                 **overrides # keys set from the command line or by a caller
@@ -119,6 +134,7 @@ def load_config(path=None, # a YAML file (keys of `CONFIG`); None: the defaults
     given.update({k: _absolute(v, Path.cwd()) if k in PATH_KEYS else v for k, v in overrides.items()})
     unknown = sorted(set(given) - set(CONFIG))
     if unknown: raise DataError(f'Unknown setting(s) {unknown}; known: {list(CONFIG)}')
+    if given.get('recipe') not in (None, 'none'): cfg.update(recipe_config(given['recipe']))  # under what the file and the caller give
     cfg.update(given)
     cfg['out'] = cfg['out'] or _default_out(cfg['data'])
     return _checked(cfg)
@@ -244,7 +260,8 @@ def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
     arch = name.removeprefix('fusion_')
     kw = dict(epochs=cfg['epochs'], lr=cfg['lr'], size=cfg['size'], bs=cfg['bs'], schedule='one_cycle', seed=cfg['seed'],
               quiet=not progress, threads=cfg['threads'], filters=tuple(cfg['filters']), resume=resume, class_weights=cfg['class_weights'],
-              pretrained=cfg['pretrained'] or (cfg['weights'] is not None and name == cfg['members'][0]))
+              pretrained=cfg['pretrained'] or (cfg['weights'] is not None and name == cfg['members'][0]),
+              label_smoothing=cfg['label_smoothing'], mixup=0. if fusion else cfg['mixup'])  # MixUp blends images, not table rows
     if cfg['weights'] is not None and name == cfg['members'][0]: kw['weights'] = cfg['weights']
     if fusion: kw.update(fit=fit_fusion, cache=od.root/'train'/'features.csv')
     with warnings.catch_warnings():

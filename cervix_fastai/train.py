@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.html.md"""
 
 # %% ../nbs/06_train.ipynb #9bb277bb
 from __future__ import annotations
-import copy, json, random, warnings
+import copy, functools, inspect, json, random, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from fastai.callback.core import Callback
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau
 from fastai.callback.schedule import ParamScheduler, combined_cos, valley, minimum  # importing it also patches Learner.lr_find
 from fastai.callback.progress import ProgressCallback
+from fastai.callback.mixup import MixUp
 from fastai.data.block import DataBlock, CategoryBlock, TransformBlock
 from fastai.data.transforms import ColReader, ColSplitter, Normalize
 from fastai.learner import Learner, save_model
@@ -39,10 +40,11 @@ from .predictor import dls_config
 from .features import TabPrep
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'RESUME_KEYS', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state', 'set_rng_state',
-           'Checkpoint', 'load_checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro', 'fbeta_weighted',
-           'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from', 'RunFolder',
-           'FitResult', 'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics']
+__all__ = ['SCHEDULES', 'RESUME_KEYS', 'RECIPES', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state',
+           'set_rng_state', 'Checkpoint', 'load_checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro',
+           'fbeta_weighted', 'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from',
+           'RunFolder', 'FitResult', 'torch_threads', 'recipe_args', 'takes_recipe', 'fit_backbone', 'split_preds',
+           'split_metrics']
 
 # %% ../nbs/06_train.ipynb #824d2083
 def manifest_dls(df:pd.DataFrame, # divided manifest
@@ -206,12 +208,14 @@ def backbone_learner(dls, # DataLoaders of a single-label classifier
                      init_body:nn.Module|None=None, # start from this body (a model of staged transfer) instead
                      model:nn.Module|None=None, # train this `nn.Sequential(body, head)`-shaped model instead (e.g. a `FusionModel`)
                      class_weights=None, # None, 'balanced' or one weight per class
+                     label_smoothing=0., # of the default loss: the target puts this much probability on all classes evenly
                      **kwargs # more `Learner` arguments (`path`, `cbs`, `metrics`, `loss_func`, ...)
                     ) -> Learner:
     "A fastai `Learner` for `arch`: registry model, parameter groups, macro-F1 metrics"
     bb, n = get_backbone(arch), len(dls.vocab)
     if model is None: model = create_model(bb, n, pretrained, weights) if init_body is None else with_head(copy.deepcopy(init_body), n)  # the source model stays as it was
-    kwargs.setdefault('loss_func', CrossEntropyLossFlat(weight=class_weights_for(dls, class_weights)))
+    if label_smoothing and 'loss_func' in kwargs: raise ValueError('label_smoothing is for the default loss: pass one or the other')
+    kwargs.setdefault('loss_func', CrossEntropyLossFlat(weight=class_weights_for(dls, class_weights), label_smoothing=float(label_smoothing)))
     kwargs.setdefault('metrics', [accuracy, f1_macro(), fbeta_weighted()])
     kwargs.setdefault('opt_func', Adam)
     learn = Learner(dls, model, splitter=backbone_splitter(bb), **kwargs)
@@ -362,7 +366,7 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
 
 # %% ../nbs/06_train.ipynb #4bd3917a
 RESUME_KEYS = ('arch', 'vocab', 'size', 'stats', 'filters', 'bs', 'epochs', 'lr', 'schedule', 'freeze_epochs', 'pretrained', 'seed',
-               'monitor', 'patience', 'tabular')  # what a resumed run must share with the run it continues
+               'monitor', 'patience', 'tabular', 'label_smoothing', 'mixup')  # what a resumed run must share with the run it continues
 
 def _same_run(run:RunFolder, config:dict):
     "Raise if `config` is not the one the interrupted run in `run` was started with"
@@ -380,8 +384,32 @@ def torch_threads(n:int|None):
     try: yield
     finally: torch.set_num_threads(prev)
 
+# %% ../nbs/06_train.ipynb #rc000002
+RECIPES = {
+    # chosen by bench/herlev_recipe.py (see the README's Results): from scratch, a few hundred cells, a 2-core CPU
+    'small-data-cpu': dict(arch='resnet18', size=96, epochs=20, lr=3e-3, bs=32, pretrained=False, schedule='one_cycle',
+                           label_smoothing=0.1),
+}
+
+def recipe_args(name:str) -> dict:
+    "The arguments of the recipe `name` (a copy)"
+    if name not in RECIPES: raise ValueError(f'unknown recipe {name!r}: one of {sorted(RECIPES)}')
+    return dict(RECIPES[name])
+
+def takes_recipe(f):
+    "Let `f(..., recipe=name)` take the recipe's value for every argument the call does not give"
+    sig = inspect.signature(f)
+    @functools.wraps(f)
+    def _f(*args, **kwargs):
+        name = kwargs.pop('recipe', None)
+        if name is None: return f(*args, **kwargs)
+        given = sig.bind_partial(*args, **kwargs).arguments
+        return f(*args, **{k: v for k, v in recipe_args(name).items() if k not in given}, **kwargs)
+    return _f
+
 # %% ../nbs/06_train.ipynb #1823ddd4
-@delegates(backbone_learner, but=['path', 'model_dir', 'init_body'])
+@takes_recipe
+@delegates(backbone_learner, but=['path', 'model_dir', 'init_body', 'label_smoothing'])
 def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folder, a split tree or a raw data folder
                  arch='resnet50', # a registered backbone or any timm/torchvision model
                  epochs=10, # epochs (after the frozen ones)
@@ -404,6 +432,9 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  cbs=None, # more fastai callbacks
                  quiet=False, # no progress bars or tables
                  threads:int|None=None, # CPU threads for torch while training (None: as set); results depend on it
+                 label_smoothing=0., # of the loss (see `backbone_learner`)
+                 mixup=0., # MixUp's `alpha` on the training batches (0: none)
+                 recipe:str|None=None, # a named preset (see `RECIPES`): its settings for every argument not given
                  **kwargs # more `backbone_learner` arguments (`weights`, `class_weights`, ...)
                 ) -> FitResult:
     "Train `arch` on `data`; the learner comes back with its best epoch loaded"
@@ -417,13 +448,15 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         set_seed(seed, reproducible=True)
         dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed)
         learn = backbone_learner(dls, bb, pretrained, init_body=None if init_model is None else init_model[0],
-                                 path=run.path, model_dir='checkpoints', **kwargs)
+                                 path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing, **kwargs)
+        if mixup: cbs = [MixUp(mixup), *(cbs or [])]
         if quiet:
             learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
             learn.logger = noop  # the Recorder prints each epoch when there is no progress bar
         if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
         config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
-                      pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, threads=torch.get_num_threads())
+                      pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
+                      mixup=mixup, threads=torch.get_num_threads())
         if run.state is not None: _same_run(run, config)
         run.save_config(config)
         _run_phases(learn, phases, lr, run, monitor, patience, cbs)

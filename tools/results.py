@@ -1,0 +1,99 @@
+"""Copy the figures of the Herlev study and recipe search into the repository: `nbs/results/herlev.json` (what the
+`results` notebook reads) and the README's "Results" section (a cell of nbs/index.ipynb, then README.md).
+
+    python tools/results.py [--runs runs/herlev]
+
+It reads `--runs/study/study.json` (`bench/herlev_study.py`) and `--runs/recipe.csv`, `--runs/recipe_folds.csv`
+(`bench/herlev_recipe.py` without --only); nothing is computed here, every number is the scripts' own."""
+import argparse, json, sys
+from pathlib import Path
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT/'tools'))
+from readme import render
+
+CELL_ID = 'results01'  # the README's Results cell in nbs/index.ipynb
+RESULTS = ROOT/'nbs'/'results'/'herlev.json'
+
+def ci(r, c, lo, hi): return f"{r[c]:.3f} [{r[lo]:.2f}, {r[hi]:.2f}]"
+
+def score_table(rows, name='') -> str:
+    "A markdown table of macro F1, accuracy and binary accuracy with intervals"
+    out = [f'| {name} | 7-class macro F1 | 7-class accuracy | normal/abnormal accuracy |', '|---|---|---|---|']
+    out += [f"| {r['name']} | {ci(r, 'f1_macro', 'f1_lo', 'f1_hi')} | {ci(r, 'accuracy', 'acc_lo', 'acc_hi')} | {ci(r, 'binary_acc', 'bin_lo', 'bin_hi')} |" for r in rows]
+    return '\n'.join(out)
+
+def section(res:dict) -> str:
+    "The README's Results section"
+    s, rec = res['study'], res['recipe']
+    t = s['tables']
+    mins = s['seconds']['total'] / 60
+    im = s['image_model']
+    model = f"{im['arch']} at {im['size']} px, {im['epochs']} one-cycle epochs, lr {im['lr']}" + (f", label smoothing {im['label_smoothing']}" if im.get('label_smoothing') else '')
+    best = max((r for r in rec if not r['tta']), key=lambda r: r['f1_macro'])
+    recipe_rows = [dict(r, name=r['candidate'] + (' + TTA' if r['tta'] else '')) for r in rec]
+    gap = s['leakage_gap']
+    cal = {(r['model'], r['tta']): r for r in t['calibration']}
+    c0, c1 = cal[('image', False)], cal[('image', True)]
+    conf = [r for r in t['conformal'] if r['target'] == 0.9]
+    conf_lines = ['| model | refer when the set spans | coverage (target 0.90) | mean set size | referred | accuracy on the rest |', '|---|---|---|---|---|---|']
+    conf_lines += [f"| {r['model']} | {'more than one class' if r['refer_by'] == 'class' else 'normal and abnormal'} | {r['coverage']:.3f} | {r['mean_set_size']:.2f} | "
+                   f"{r['referred']:.1%} | {r['accuracy_kept']:.3f} |" for r in conf]
+    tr = t['transfer']
+    pre = 'ImageNet weights' if s['pretrained'] else 'random weights (no ImageNet download here)'
+    return '\n'.join([
+        '## Results',
+        '',
+        f"Real cells, held-out slides: the shared Herlev copy ({s['cells']} cells, {s['slides']} slides, 7 classes), slide-grouped "
+        f"{s['folds']}-fold cross-validation (every cell tested once, by a model that never saw its slide), {pre}, "
+        f"{s['threads']} CPU threads. Brackets: 95 % intervals from a bootstrap over slides. "
+        f"`python bench/herlev_study.py` made these in {mins:.0f} minutes, `python bench/herlev_recipe.py` the recipe search; "
+        '`python tools/results.py` copied them here. All tables and plots: the `results` notebook.',
+        '',
+        f"**Leakage.** The same model ({model}) on slide-grouped folds and on random cell-level folds (cells of one slide on both sides):",
+        '',
+        score_table(t['leakage'], 'folds'),
+        '',
+        f"Mixing slides adds {gap['accuracy']:+.3f} accuracy, {gap['f1_macro']:+.3f} macro F1 and {gap['binary_acc']:+.3f} normal/abnormal accuracy: "
+        'figures reported on random splits are not what a new slide gets.',
+        '',
+        '**Image, morphometry, fusion and votes** (slide-grouped folds; the morphometry is measured from the Herlev masks; '
+        'the weighted vote\'s weights for each fold come from the other folds):',
+        '',
+        score_table(t['votes'], 'model'),
+        '',
+        f"**Staged transfer** through the synthetic SIPaKMeD-layout set, at equal epochs: {tr[1]['name']} reaches macro F1 {tr[1]['f1_macro']:.3f} "
+        f"against {tr[0]['f1_macro']:.3f} for {tr[0]['name']}. **Calibration**: ECE {c0['ece']:.3f} → {c0['ece_temperature']:.3f} "
+        f"with temperature scaling; with TTA (four flips) {c1['ece']:.3f} → {c1['ece_temperature']:.3f}, accuracy {c0['accuracy']:.3f} → {c1['accuracy']:.3f}.",
+        '',
+        f"**The small-data CPU recipe.** Candidates, the same folds (per-fold figures in the `results` notebook); "
+        f"`recipe='small-data-cpu'` is the best of them without TTA ({best['candidate']}):",
+        '',
+        score_table(recipe_rows, 'candidate'),
+        '',
+        '**Prediction sets** (APS, coverage 0.9, threshold from the other folds\' cells, temperature applied):',
+        '',
+        *conf_lines,
+    ])
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--runs', type=Path, default=ROOT/'runs'/'herlev')
+    a = ap.parse_args()
+    res = dict(study=json.loads((a.runs/'study'/'study.json').read_text()),
+               recipe=json.loads(pd.read_csv(a.runs/'recipe.csv').to_json(orient='records')),
+               recipe_folds=json.loads(pd.read_csv(a.runs/'recipe_folds.csv').to_json(orient='records')))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(res, indent=1) + '\n')
+    nbf = ROOT/'nbs'/'index.ipynb'
+    nb = json.loads(nbf.read_text())
+    cell = dict(cell_type='markdown', id=CELL_ID, metadata={}, source=section(res).splitlines(keepends=True))
+    at = [i for i, c in enumerate(nb['cells']) if c.get('id') == CELL_ID]
+    if at: nb['cells'][at[0]] = cell
+    else: nb['cells'].insert(next(i for i, c in enumerate(nb['cells']) if ''.join(c['source']).startswith('## What is in it')), cell)
+    nbf.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    (ROOT/'README.md').write_text(render())
+    print(f'wrote {RESULTS.relative_to(ROOT)}, the Results cell of nbs/index.ipynb and README.md')
+
+if __name__ == '__main__': main()
