@@ -60,6 +60,10 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
     "fastai DataLoaders over the train and valid rows of a manifest"
     vocab = sorted(df.label.astype(str).unique())
     sub = df[df.split.isin(['train', 'valid'])].assign(is_valid=lambda d: d.split == 'valid', label=lambda d: d.label.astype(str))
+    n_train = int((sub.split == 'train').sum())
+    if 0 < n_train < bs:  # fastai drops the last incomplete training batch: no batch at all, and a NaN loss
+        warnings.warn(f'batch size {bs} is more than the {n_train} training cells: batches of {n_train}')
+        bs = n_train
     item_tfms = ([CytoFilter(filters)] if filters else []) + [Resize(size, method='pad', pad_mode='zeros')]
     batch_tfms = (cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
     xs = [(ImageBlock(CellImage), ColReader('path'))] + ([] if tab is None else [(TransformBlock(), TableRows(tab, df))])
