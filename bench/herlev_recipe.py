@@ -7,6 +7,10 @@ validates (the best epoch by macro F1), the other three train (`cross_validate`,
 probabilities are saved as they come (`--out/<candidate>/fold<k>/image.npy`, and `image+tta.npy` over the four flips),
 so a killed search resumes where it stopped and a finished candidate costs nothing the second time.
 
+After the candidates (a run without --only), the best of them joins the morphometry models (MLP, gradient boosting,
+logistic regression on the cell's measurements from its masks, the same folds) in a weighted vote whose weights for
+test fold k are fitted on the other folds.
+
 Prints per candidate: 7-class macro F1 and accuracy, binary (normal_* vs abnormal, `HERLEV_BINARY`) accuracy, pooled
 over the five held-out folds with 95 % intervals from a bootstrap over slides, the same with test-time augmentation,
 the per-fold macro F1, and the training seconds per fold on this machine (the epoch times of the folds' logs). Writes `recipe.csv` (pooled) and
@@ -27,11 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # vs_fastai, beside this script
 BASE = dict(arch='resnet18', size=96, epochs=20, lr=3e-3, bs=32)
 CANDIDATES = {  # name: cross_validate arguments (arch, size, bs, epochs, lr) and more fit_backbone ones
-    'r18-96-ls': {**BASE, 'label_smoothing': 0.1},
-    'r18-96': BASE,
-    'r18-128': {**BASE, 'size': 128},  # the size and budget of the plain fastai recipe (vision_learner, fit_one_cycle(20, 3e-3))
-    'r18-96-mixup': {**BASE, 'mixup': 0.4},
-    'effb0-96-ls': {**BASE, 'arch': 'efficientnet_b0', 'label_smoothing': 0.1},
+    'r18-96-ls': {**BASE, 'label_smoothing': 0.1},  # also the image model of bench/herlev_study.py (its budget fits that script's hour)
     'r18-96-ls-40': {**BASE, 'epochs': 40, 'label_smoothing': 0.1},
     'r18-128-ls-40': {**BASE, 'size': 128, 'epochs': 40, 'label_smoothing': 0.1},
 }
@@ -80,10 +80,30 @@ def per_fold(cv, key) -> list[float]:
     p = cv.probs[key]
     return [f1_score(cv.targs[cv.folds == k], p[cv.folds == k].argmax(1), average='macro') for k in np.unique(cv.folds)]
 
+def epoch_seconds(history:Path) -> float:
+    "The seconds of the epochs a run's log recorded"
+    return float(sum(int(m) * 60 + int(s) for m, s in (str(x).split(':')[-2:] for x in pd.read_csv(history).time)))
+
 def train_seconds(run:Path) -> float:
     "Mean training seconds per fold: the epoch times each fold's log recorded (resumed folds included)"
-    secs = lambda t: sum(int(m) * 60 + int(s) for m, s in (x.split(':')[-2:] for x in t))
-    return float(np.mean([secs(pd.read_csv(h).time) for h in sorted(run.glob('fold*/image/history.csv'))]))
+    return float(np.mean([epoch_seconds(h) for h in sorted(run.glob('fold*/image/history.csv'))]))
+
+def by_fold(fn, cv, *arrays):
+    "Apply `fn(train arrays, test arrays)` per test fold (train = the other folds) and stitch the test outputs together"
+    out = None
+    for k in np.unique(cv.folds):
+        te = cv.folds == k
+        r = fn([a[~te] if a.ndim == 1 or a.shape[0] == len(te) else a[:, ~te] for a in arrays],
+               [a[te] if a.ndim == 1 or a.shape[0] == len(te) else a[:, te] for a in arrays])
+        if out is None: out = np.zeros((len(te), *r.shape[1:]), r.dtype)
+        out[te] = r
+    return out
+
+def oof_weighted_vote(P:np.ndarray, cv):
+    "The weighted vote of members `P` (members × cells × classes): weights for test fold k fitted on the other folds; (probs, weights per cell)"
+    from cervix_fastai.ensemble import fit_vote_weights
+    w = by_fold(lambda tr, te: np.repeat(fit_vote_weights(tr[0], tr[1])[None], te[1].shape[0], 0), cv, P, cv.targs)
+    return np.einsum('nm,mnk->nk', w, P), w
 
 def ci(t): return f'[{t[0]:.3f}, {t[1]:.3f}]'
 
@@ -99,27 +119,43 @@ def main():
     df = herlev_folds(a.data)
     print(f'torch {torch.__version__}, {a.threads} threads; Herlev {len(df)} cells, {df.group.nunique()} slides, 5 slide-grouped folds; '
           f'from scratch; recipe small-data-cpu = {RECIPES["small-data-cpu"]}', flush=True)
-    rows, frows = [], []
+    rows, frows, cvs = [], [], {}
     for name in a.only or [FASTAI, *CANDIDATES]:
         t0 = time.perf_counter()
         if name == FASTAI:
             cv = fastai_cv(df, a.out, a.threads)
             secs = float(np.mean([float(f.read_text()) for f in (a.out/FASTAI).glob('fold*/seconds.txt')]))
         else:
-            cv = recipe_cv(df, name, CANDIDATES[name], a.out, a.threads)
+            cv = cvs[name] = recipe_cv(df, name, CANDIDATES[name], a.out, a.threads)
             secs = train_seconds(a.out/name)
         for key, tta in [('image', False)] + ([('image+tta', True)] if 'image+tta' in cv.probs else []):
             s = scores(cv.probs[key], cv.targs, cv.vocab, cv.groups)
             f = per_fold(cv, key)
             args = CANDIDATES.get(name, dict(arch='resnet18', size=128, epochs=20, lr=3e-3, bs=32))
-            rows.append(dict(candidate=name, tta=tta, **args, f1_macro=s['f1'], f1_lo=s['f1_ci'][0],
-                             f1_hi=s['f1_ci'][1], accuracy=s['acc'], binary_acc=s['bin_acc'], bin_lo=s['bin_ci'][0], bin_hi=s['bin_ci'][1],
+            rows.append(dict(candidate=name, kind='baseline' if name == FASTAI else 'candidate', tta=tta, **args, f1_macro=s['f1'], f1_lo=s['f1_ci'][0],
+                             f1_hi=s['f1_ci'][1], accuracy=s['acc'], acc_lo=s['acc_ci'][0], acc_hi=s['acc_ci'][1], binary_acc=s['bin_acc'], bin_lo=s['bin_ci'][0], bin_hi=s['bin_ci'][1],
                              fold_f1=' '.join(f'{x:.3f}' for x in f), fold_seconds=round(secs, 1)))
             frows += [dict(candidate=name, tta=tta, fold=k, f1_macro=x) for k, x in enumerate(f)]
             print(f"{name + (' +tta' if tta else ''):<20} F1 {s['f1']:.3f} {ci(s['f1_ci'])}  acc {s['acc']:.3f} {ci(s['acc_ci'])}  "
                   f"binary acc {s['bin_acc']:.3f} {ci(s['bin_ci'])}  folds F1 {' '.join(f'{x:.2f}' for x in f)}  "
                   f"{secs:.0f} s/fold (this run {time.perf_counter() - t0:.0f} s)", flush=True)
-    if a.only is None:  # the whole search: its tables
+    if a.only is None:  # the whole search: the best candidate with the morphometry models, then the tables
+        best = max(CANDIDATES, key=lambda n: scores(cvs[n].probs['image'], cvs[n].targs, cvs[n].vocab, cvs[n].groups, 0)['f1'])
+        tab = cross_validate(df, models=('mlp', 'gb', 'lr'), run_dir=a.out/'r18-96-ls', seed=0, threads=a.threads, progress=False,
+                             **CANDIDATES['r18-96-ls'])  # the study's folder: the same folds and rows, saved there
+        cv = cvs[best]
+        vote, w = oof_weighted_vote(np.stack([cv.probs['image'], *(tab.probs[m] for m in ('mlp', 'gb', 'lr'))]), cv)
+        cv.probs['vote'] = vote
+        s = scores(vote, cv.targs, cv.vocab, cv.groups)
+        f = per_fold(cv, 'vote')
+        name = f'{best} + morphometry'
+        rows.append(dict(candidate=name, kind='vote', tta=False, **CANDIDATES[best], f1_macro=s['f1'], f1_lo=s['f1_ci'][0], f1_hi=s['f1_ci'][1],
+                         accuracy=s['acc'], acc_lo=s['acc_ci'][0], acc_hi=s['acc_ci'][1], binary_acc=s['bin_acc'], bin_lo=s['bin_ci'][0], bin_hi=s['bin_ci'][1],
+                         fold_f1=' '.join(f'{x:.3f}' for x in f), fold_seconds=None))
+        frows += [dict(candidate=name, tta=False, fold=k, f1_macro=x) for k, x in enumerate(f)]
+        print(f"{name:<20} F1 {s['f1']:.3f} {ci(s['f1_ci'])}  acc {s['acc']:.3f} {ci(s['acc_ci'])}  binary acc {s['bin_acc']:.3f} "
+              f"{ci(s['bin_ci'])}  folds F1 {' '.join(f'{x:.2f}' for x in f)}  (weighted vote with MLP, GB, LR on the morphometry; "
+              f"mean weights {np.round(w.mean(0), 2).tolist()})", flush=True)
         atomic_write(a.out/'recipe.csv', pd.DataFrame(rows).to_csv(index=False))
         atomic_write(a.out/'recipe_folds.csv', pd.DataFrame(frows).to_csv(index=False))
 

@@ -22,9 +22,10 @@ weights can be downloaded where this was first run). What each part measures:
    coverage, mean set size, share referred (set of more than one class, or of both a normal and an abnormal class)
    and accuracy on the cells not referred.
 
-Writes `study.json` (every figure), `*.csv` tables and `*.png` plots under `--out/study`; the folds' probabilities
-and runs stay under `--out` so that a killed run continues where it stopped. About 45 minutes on 2 cores from
-nothing (`python tools/results.py` then copies the figures into the README):
+Writes `study.json` (every figure, and the seconds: this run's, and the epochs logged by all its models however many
+runs it took), `*.csv` tables and `*.png` plots under `--out/study`; the folds' probabilities and runs stay under
+`--out` so that a killed run continues where it stopped (`python tools/results.py` then copies the figures into the
+README):
 
     nice -n 10 python bench/herlev_study.py [--protocol r18-96-ls] [--pretrained] [--weights FILE] [--out runs/herlev]
                                             [--threads 2] [--data ../shared/data/herlev]
@@ -34,11 +35,10 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from sklearn.metrics import f1_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from herlev_recipe import CANDIDATES, herlev_folds, scores, per_fold
+from herlev_recipe import CANDIDATES, herlev_folds, scores, per_fold, epoch_seconds, by_fold, oof_weighted_vote
 from cervix_fastai.core import atomic_write
 from cervix_fastai.data import read_sipakmed, divide_dataset, grouped_kfold, HERLEV_BINARY
 from cervix_fastai.evaluate import ece, fit_temperature, apply_temperature, aps_scores, conformal_threshold, prediction_sets, conformal_summary, file_draws
-from cervix_fastai.ensemble import fit_vote_weights
 from cervix_fastai.predictor import hard_vote, soft_vote
 from cervix_fastai.fusion import cross_validate, CV_MODELS
 from cervix_fastai.synth import make_synthetic_sipakmed
@@ -54,17 +54,6 @@ def row(name, p, cv, **extra) -> dict:
                 acc_lo=s['acc_ci'][0], acc_hi=s['acc_ci'][1], binary_acc=s['bin_acc'], bin_lo=s['bin_ci'][0],
                 bin_hi=s['bin_ci'][1], binary_f1=s['bin_f1'])
 
-def by_fold(fn, cv, *arrays):
-    "Apply `fn(train arrays, test arrays)` per test fold (train = the other folds) and stitch the test outputs together"
-    out = None
-    for k in np.unique(cv.folds):
-        te = cv.folds == k
-        r = fn([a[~te] if a.ndim == 1 or a.shape[0] == len(te) else a[:, ~te] for a in arrays],
-               [a[te] if a.ndim == 1 or a.shape[0] == len(te) else a[:, te] for a in arrays])
-        if out is None: out = np.zeros((len(te), *r.shape[1:]), r.dtype)
-        out[te] = r
-    return out
-
 def log(p): return np.log(np.clip(p, 1e-12, 1))
 
 def calibrated(p, cv) -> np.ndarray:
@@ -74,10 +63,25 @@ def calibrated(p, cv) -> np.ndarray:
 def leakage(cvg, cvr) -> pd.DataFrame:
     return pd.DataFrame([row('slide-grouped', cvg.probs['image'], cvg), row('random cells', cvr.probs['image'], cvr)])
 
+def gap_ci(cvg, cvr, n_boot=BOOT, seed=0) -> dict:
+    "95 % intervals of the leakage gap (random minus grouped), paired: the same resampled slides for both"
+    from cervix_fastai.evaluate import roll_up
+    slides = np.unique(cvg.groups)
+    idx = {g: np.flatnonzero(cvg.groups == g) for g in slides}
+    bin_t = lambda cv: roll_up(cv.probs['image'], cv.targs, cv.vocab, HERLEV_BINARY)
+    (bg, btg, _), (br, btr, _) = bin_t(cvg), bin_t(cvr)
+    pg, pr, t = cvg.probs['image'].argmax(1), cvr.probs['image'].argmax(1), cvg.targs
+    rng, d = np.random.default_rng(seed), {k: [] for k in ('accuracy', 'f1_macro', 'binary_acc')}
+    for _ in range(n_boot):
+        i = np.concatenate([idx[g] for g in rng.choice(slides, len(slides))])
+        d['accuracy'].append((pr[i] == t[i]).mean() - (pg[i] == t[i]).mean())
+        d['f1_macro'].append(f1_score(t[i], pr[i], average='macro') - f1_score(t[i], pg[i], average='macro'))
+        d['binary_acc'].append((br[i].argmax(1) == btr[i]).mean() - (bg[i].argmax(1) == btg[i]).mean())
+    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in d.items()}
+
 def votes(cv) -> pd.DataFrame:
     P = np.stack([cv.probs[m] for m in CV_MODELS])
-    w = by_fold(lambda tr, te: np.repeat(fit_vote_weights(tr[0], tr[1])[None], te[1].shape[0], 0), cv, P, cv.targs)
-    weighted = np.einsum('nm,mnk->nk', w, P)
+    weighted, w = oof_weighted_vote(P, cv)
     rows = [row(m, cv.probs[m], cv, kind='member') for m in CV_MODELS]
     rows += [row('hard vote', hard_vote(P), cv, kind='vote'), row('soft vote', soft_vote(P), cv, kind='vote'),
              row('weighted vote', weighted, cv, kind='vote')]
@@ -148,7 +152,13 @@ def main():
         print(f'{name}: {secs[name]:.0f} s', flush=True)
         return r
     cvg = part('grouped: image, fusion, morphometry', lambda: cross_validate(df, 'fold', CV_MODELS, run_dir=a.out/tag, tta=True, **args, **cvkw))
-    cvr = part('random cells: image', lambda: cross_validate(df, 'rfold', ('image',), run_dir=a.out/f'{tag}-random', **args, **cvkw))
+    def random_cells():  # each cell its own group (the library refuses a division that splits a slide), intervals still over slides
+        cv = cross_validate(df.assign(group=df.path), 'rfold', ('image',), run_dir=a.out/f'{tag}-random', **args, **cvkw)
+        slide = dict(zip(df.path.astype(str), df.group.astype(str)))
+        cv.groups = np.array([slide[p] for p in cv.groups])
+        return cv
+    cvr = part('random cells: image', random_cells)
+    assert (cvr.targs == cvg.targs).all() and (cvr.groups == cvg.groups).all(), 'the two protocols must score the same cells in the same order'
 
     def staged():
         syn = a.out/'synthetic'
@@ -185,10 +195,12 @@ def main():
     plot_rows(vote_tab, out/'votes.png', f'{tag}: members and votes (slide-grouped folds)')
     plot_rows(trans, out/'transfer.png', f'{tag}: staged transfer vs Herlev only, equal epochs')
     gap = {k: float(leak[k].iloc[1] - leak[k].iloc[0]) for k in ('accuracy', 'f1_macro', 'binary_acc', 'binary_f1')}
-    secs['total'] = round(time.perf_counter() - t_all, 1)
+    secs['total'] = round(time.perf_counter() - t_all, 1)  # this run's (parts done before are loaded, not redone)
+    secs['training_logged'] = round(sum(epoch_seconds(h) for d in (tag, f'{tag}-random', f'{tag}-source', f'{tag}-staged')
+                                        for h in (a.out/d).rglob('history.csv')), 1)  # every epoch of every model, whenever it ran
     study = dict(command='python bench/herlev_study.py' + ''.join(f' {x}' for x in sys.argv[1:]), protocol=a.protocol, image_model=args | {'weights': str(a.weights) if a.weights else None},
                  pretrained=bool(pre), cells=len(df), slides=int(df.group.nunique()), folds=5, bootstrap=BOOT, threads=a.threads,
-                 torch=torch.__version__, leakage_gap=gap, vote_weights_mean=mean_w, seconds=secs,
+                 torch=torch.__version__, leakage_gap=gap, leakage_gap_ci95=gap_ci(cvg, cvr), vote_weights_mean=mean_w, seconds=secs,
                  tables={k: json.loads(t.to_json(orient='records')) for k, t in tables.items()})
     atomic_write(out/'study.json', json.dumps(study, indent=1))
     with pd.option_context('display.width', 200, 'display.max_columns', 30, 'display.precision', 3):

@@ -28,12 +28,13 @@ def section(res:dict) -> str:
     "The README's Results section"
     s, rec = res['study'], res['recipe']
     t = s['tables']
-    mins = s['seconds']['total'] / 60
+    mins = s['seconds']['training_logged'] / 60
     im = s['image_model']
     model = f"{im['arch']} at {im['size']} px, {im['epochs']} one-cycle epochs, lr {im['lr']}" + (f", label smoothing {im['label_smoothing']}" if im.get('label_smoothing') else '')
-    best = max((r for r in rec if not r['tta']), key=lambda r: r['f1_macro'])
-    recipe_rows = [dict(r, name=r['candidate'] + (' + TTA' if r['tta'] else '')) for r in rec]
+    best = max((r for r in rec if r['kind'] == 'candidate' and not r['tta']), key=lambda r: r['f1_macro'])
+    recipe_rows = [dict(r, name=r['candidate'] + (' + TTA' if r['tta'] else '') + (' (plain fastai: the baseline)' if r['kind'] == 'baseline' else '')) for r in rec]
     gap = s['leakage_gap']
+    g95 = lambda k: '[{:+.2f}, {:+.2f}]'.format(*s['leakage_gap_ci95'][k])
     cal = {(r['model'], r['tta']): r for r in t['calibration']}
     c0, c1 = cal[('image', False)], cal[('image', True)]
     conf = [r for r in t['conformal'] if r['target'] == 0.9]
@@ -48,14 +49,16 @@ def section(res:dict) -> str:
         f"Real cells, held-out slides: the shared Herlev copy ({s['cells']} cells, {s['slides']} slides, 7 classes), slide-grouped "
         f"{s['folds']}-fold cross-validation (every cell tested once, by a model that never saw its slide), {pre}, "
         f"{s['threads']} CPU threads. Brackets: 95 % intervals from a bootstrap over slides. "
-        f"`python bench/herlev_study.py` made these in {mins:.0f} minutes, `python bench/herlev_recipe.py` the recipe search; "
+        f"`python bench/herlev_study.py` made these ({mins:.0f} minutes of training epochs, all its models together), "
+        "`python bench/herlev_recipe.py` the recipe search; "
         '`python tools/results.py` copied them here. All tables and plots: the `results` notebook.',
         '',
         f"**Leakage.** The same model ({model}) on slide-grouped folds and on random cell-level folds (cells of one slide on both sides):",
         '',
         score_table(t['leakage'], 'folds'),
         '',
-        f"Mixing slides adds {gap['accuracy']:+.3f} accuracy, {gap['f1_macro']:+.3f} macro F1 and {gap['binary_acc']:+.3f} normal/abnormal accuracy: "
+        f"Mixing slides adds {gap['accuracy']:+.3f} accuracy {g95('accuracy')}, {gap['f1_macro']:+.3f} macro F1 {g95('f1_macro')} and "
+        f"{gap['binary_acc']:+.3f} normal/abnormal accuracy {g95('binary_acc')} (paired intervals over slides): "
         'figures reported on random splits are not what a new slide gets.',
         '',
         '**Image, morphometry, fusion and votes** (slide-grouped folds; the morphometry is measured from the Herlev masks; '
@@ -68,7 +71,8 @@ def section(res:dict) -> str:
         f"with temperature scaling; with TTA (four flips) {c1['ece']:.3f} → {c1['ece_temperature']:.3f}, accuracy {c0['accuracy']:.3f} → {c1['accuracy']:.3f}.",
         '',
         f"**The small-data CPU recipe.** Candidates, the same folds (per-fold figures in the `results` notebook); "
-        f"`recipe='small-data-cpu'` is the best of them without TTA ({best['candidate']}):",
+        f"`recipe='small-data-cpu'` is the best of them without TTA ({best['candidate']}, about {best['fold_seconds'] / 60:.0f} minutes of training per fold); "
+        "the last row is it in a weighted vote with the three morphometry models:",
         '',
         score_table(recipe_rows, 'candidate'),
         '',
