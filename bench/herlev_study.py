@@ -208,4 +208,7 @@ def main():
             if k != 'folds': print(f'\n## {k}\n{t.to_string(index=False)}')
     print(f'\nleakage gap (random - grouped): {gap}\nseconds: {secs}\nwritten: {out}')
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    from cervix_fastai.core import DataError
+    try: main()
+    except DataError as e: sys.exit(f'error: {e}')
