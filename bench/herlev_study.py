@@ -3,9 +3,10 @@ calibration and TTA, prediction sets), slide-grouped 5-fold cross-validation, CP
 
 The folds are those of `bench/herlev_recipe.py` (`grouped_kfold(read_herlev(--data), k=5, seed=0)`: the cells of one
 slide never sit on two sides); for fold k, fold k is the test split, the next fold validates (best epoch), the other
-three train. The image model is the `--protocol` candidate of `herlev_recipe.py` (default: the one the
-`small-data-cpu` recipe was made from), from random weights unless `--pretrained` / `--weights FILE` (no ImageNet
-weights can be downloaded where this was first run). What each part measures:
+three train. The image model is the `--protocol` candidate of `herlev_recipe.py` (default: r18-96-ls, the
+`small-data-cpu` recipe at half its epochs, so that the whole study fits in about an hour on 2 cores), from random
+weights unless `--pretrained` / `--weights FILE` (no ImageNet weights can be downloaded where this was first run).
+What each part measures:
 
 1. leakage: the same model and budget on the slide-grouped folds and on random cell-level folds (cells of a slide on
    both sides); 7-class and binary (`HERLEV_BINARY`) accuracy and macro F1, 95 % intervals from a bootstrap over slides.
