@@ -104,6 +104,12 @@ def oof_weighted_vote(P:np.ndarray, cv):
     w = by_fold(lambda tr, te: np.repeat(fit_vote_weights(tr[0], tr[1])[None], te[1].shape[0], 0), cv, P, cv.targs)
     return np.einsum('nm,mnk->nk', w, P), w
 
+def table_row(name, kind, tta, args:dict, s:dict, f:list, secs) -> dict:
+    "One row of recipe.csv: the candidate, its arguments, its pooled `scores` and its per-fold macro F1"
+    return dict(candidate=name, kind=kind, tta=tta, **args, f1_macro=s['f1'], f1_lo=s['f1_ci'][0], f1_hi=s['f1_ci'][1],
+                accuracy=s['acc'], acc_lo=s['acc_ci'][0], acc_hi=s['acc_ci'][1], binary_acc=s['bin_acc'], bin_lo=s['bin_ci'][0],
+                bin_hi=s['bin_ci'][1], fold_f1=' '.join(f'{x:.3f}' for x in f), fold_seconds=secs)
+
 def ci(t): return f'[{t[0]:.3f}, {t[1]:.3f}]'
 
 def main():
@@ -131,9 +137,7 @@ def main():
             s = scores(cv.probs[key], cv.targs, cv.vocab, cv.groups)
             f = per_fold(cv, key)
             args = CANDIDATES.get(name, dict(arch='resnet18', size=128, epochs=20, lr=3e-3, bs=32))
-            rows.append(dict(candidate=name, kind='baseline' if name == FASTAI else 'candidate', tta=tta, **args, f1_macro=s['f1'], f1_lo=s['f1_ci'][0],
-                             f1_hi=s['f1_ci'][1], accuracy=s['acc'], acc_lo=s['acc_ci'][0], acc_hi=s['acc_ci'][1], binary_acc=s['bin_acc'], bin_lo=s['bin_ci'][0], bin_hi=s['bin_ci'][1],
-                             fold_f1=' '.join(f'{x:.3f}' for x in f), fold_seconds=round(secs, 1)))
+            rows.append(table_row(name, 'baseline' if name == FASTAI else 'candidate', tta, args, s, f, round(secs, 1)))
             frows += [dict(candidate=name, tta=tta, fold=k, f1_macro=x) for k, x in enumerate(f)]
             print(f"{name + (' +tta' if tta else ''):<20} F1 {s['f1']:.3f} {ci(s['f1_ci'])}  acc {s['acc']:.3f} {ci(s['acc_ci'])}  "
                   f"binary acc {s['bin_acc']:.3f} {ci(s['bin_ci'])}  folds F1 {' '.join(f'{x:.2f}' for x in f)}  "
@@ -149,9 +153,7 @@ def main():
         s = scores(vote, cv.targs, cv.vocab, cv.groups)
         f = per_fold(cv, 'vote')
         name = f'{best} + morphometry'
-        rows.append(dict(candidate=name, kind='vote', tta=False, **CANDIDATES[best], f1_macro=s['f1'], f1_lo=s['f1_ci'][0], f1_hi=s['f1_ci'][1],
-                         accuracy=s['acc'], acc_lo=s['acc_ci'][0], acc_hi=s['acc_ci'][1], binary_acc=s['bin_acc'], bin_lo=s['bin_ci'][0], bin_hi=s['bin_ci'][1],
-                         fold_f1=' '.join(f'{x:.3f}' for x in f), fold_seconds=None))
+        rows.append(table_row(name, 'vote', False, CANDIDATES[best], s, f, None))
         frows += [dict(candidate=name, tta=False, fold=k, f1_macro=x) for k, x in enumerate(f)]
         print(f"{name:<20} F1 {s['f1']:.3f} {ci(s['f1_ci'])}  acc {s['acc']:.3f} {ci(s['acc_ci'])}  binary acc {s['bin_acc']:.3f} "
               f"{ci(s['bin_ci'])}  folds F1 {' '.join(f'{x:.2f}' for x in f)}  (weighted vote with MLP, GB, LR on the morphometry; "
