@@ -17,7 +17,7 @@ lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
-app_requirements = cfg.get('app_requirements', '').split()
+extras = {k: cfg.get(f'{k}_requirements', '').split() for k in ('app', 'onnx', 'distributed')}
 console_scripts = [s.strip() for s in cfg.get('console_scripts', '').split() if s.strip()]
 
 setuptools.setup(
@@ -37,7 +37,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements + app_requirements, 'app': app_requirements},
+    extras_require={'dev': dev_requirements + sum(extras.values(), []), **extras},  # the tests use every extra
     python_requires='>=' + min_python,
     long_description=(here/'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',

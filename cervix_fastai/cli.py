@@ -104,9 +104,16 @@ def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw
           resume:store_true=False, # go on with a killed run in RUN_DIR
           seed:int=42, # random seed
           threads:int=None, # torch CPU threads (results repeat for the same count)
+          onnx:store_true=False, # the bundle also holds model.onnx, for cervix-score --engine onnxruntime
+          nproc:int=1, # data-parallel processes on this machine (started with torchrun; needs --lr); under a launcher, its processes
           debug:store_true=False, # show the traceback of an error
          ):
     "Train one backbone (or a fusion model), export a safe bundle and calibrate it on the validation split"
+    from cervix_fastai.distributed import launched, relaunch, script_args, is_main
+    if nproc != 1 and not launched():
+        with cli_errors(debug):
+            if lr is None: raise DataError('--nproc needs --lr: lr_find runs in one process')
+            sys.exit(relaunch(nproc, 'cervix_fastai.cli', ['train', *script_args(train, locals())]))
     with cli_errors(debug):
         import matplotlib; matplotlib.use('Agg')
         from cervix_fastai.data import load_manifest
@@ -115,8 +122,8 @@ def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw
         from cervix_fastai.fusion import fit_fusion
         df = load_manifest(data, seed=seed)
         b = fit_member(df, arch, run_dir, bundle, fit=fit_fusion if fusion else fit_backbone, epochs=epochs, lr=lr, size=size, bs=bs, pretrained=pretrained or weights is not None,
-                       weights=weights, class_weights=class_weights, resume=resume, seed=seed, threads=threads)
-    print(f'bundle: {b.path.resolve()} (temperature {b.temperature:.2f}); training log: {Path(run_dir).resolve()/"history.csv"}')
+                       weights=weights, class_weights=class_weights, resume=resume, seed=seed, threads=threads, distributed=launched(), onnx=onnx)
+    if is_main(): print(f'bundle: {b.path.resolve()} (temperature {b.temperature:.2f}); training log: {Path(run_dir).resolve()/"history.csv"}')
 
 def ensemble(data:str, # a divided manifest (CSV) or folder
              archs:str='resnet18,resnet50', # backbones, comma-separated: one member each
@@ -236,3 +243,5 @@ def main(argv:list|None=None):
     command(argv[0])(**kw)
 
 def demo(): main(['run', *sys.argv[1:]])  # `cervix-demo`: the whole job on the built-in data
+
+if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m cervix_fastai.cli` (what torchrun starts), not a notebook

@@ -14,6 +14,7 @@ from .train import fit_backbone
 from .evaluate import metrics
 from .predictor import Bundle, Ensemble, VOTES, export_bundle, load_bundle, as_predictor
 from .inference import calibrate
+from .distributed import is_main, barrier
 
 # %% auto #0
 __all__ = ['fit_vote_weights', 'fit_member', 'vote_ensemble', 'fit_ensemble', 'ensemble_table']
@@ -50,12 +51,14 @@ def fit_member(df:pd.DataFrame, # divided manifest
                run_dir, # where it trains (checkpoints, log, exports)
                bundle=None, # where its safe bundle goes (default: run_dir/bundle)
                fit=fit_backbone, # the trainer: `fit_backbone`, or `fit_fusion` for an image + table member
+               onnx=False, # the bundle also holds `model.onnx` (ONNX Runtime scoring)
                **kwargs # the trainer's other arguments
               ) -> Bundle:
     "Train, export and calibrate one member; its loaded bundle"
-    b = export_bundle(fit(df, arch, run_dir=run_dir, **kwargs), bundle or Path(run_dir)/'bundle')
-    calibrate(b, df)
-    return load_bundle(b)
+    res, path = fit(df, arch, run_dir=run_dir, **kwargs), bundle or Path(run_dir)/'bundle'
+    if is_main(): calibrate(export_bundle(res, path, onnx=onnx), df)  # in distributed training: the first process, once
+    barrier()
+    return load_bundle(path)
 
 def _check_vote(how):
     if how not in VOTES: raise ValueError(f'how must be one of {list(VOTES)}, got {how!r}')

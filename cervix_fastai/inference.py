@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/inference.html.md"""
 
 # %% ../nbs/10_inference.ipynb #2585ed12
 from __future__ import annotations
-import json, re, time, warnings
+import json, re, sys, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, store_true
@@ -15,6 +15,7 @@ from .data import read_manifest, source_roots
 from .evaluate import (report, metrics, fit_temperature, apply_temperature, aps_scores, conformal_threshold,
                                     prediction_sets, refer, conformal_summary, file_draws)
 from .predictor import as_predictor, load_bundle, set_temperature, export_bundle, Bundle
+from .distributed import init_distributed, launched, is_main, shard, all_gather, unshard, relaunch, script_args
 
 # %% auto #0
 __all__ = ['find_images', 'skipped_table', 'score_folder', 'calibrate', 'score_main']
@@ -110,6 +111,15 @@ def _check_coverage(p, coverage, tta, binary):
     if binary is not None and set(p.vocab) - set(binary):
         raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
 
+def _shared_logits(p, files:list, bs, tta, progress) -> tuple:
+    "`p.predict_logits` of this process's share of `files`, gathered: every process gets every file's result, in order"
+    idx = shard(len(files))
+    logits, ok, errs = p.predict_logits([files[i] for i in idx], bs, tta, progress and is_main())
+    rows = iter(logits)
+    res = unshard(all_gather((idx, [(next(rows) if k else None, k, e) for k, e in zip(ok, errs)])), len(files))
+    kept = [l for l, k, _ in res if k]
+    return (np.stack(kept) if kept else np.zeros((0, len(p.vocab)), np.float32)), np.array([k for _, k, _ in res], bool), [e for *_, e in res]
+
 def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner, or a .pkl with `trust_pickle=True`
                  src, # a folder of class folders, a flat folder, one image, or a table (CSV manifest or DataFrame: `path`, maybe `label`, `group` and feature columns)
                  out=None, # folder for predictions.csv (and the report); nothing written without it
@@ -122,13 +132,16 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
                  mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
                  coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
                  progress=True,
+                 distributed=False, # share the files between the processes a launcher (`torchrun`) started; the first one writes
+                 engine='torch', # or 'onnxruntime': the bundle's `model.onnx` (exported with `onnx=True`)
                 ) -> pd.DataFrame:
     "Predict every image of `src`; with labels, also compute metrics (in `df.attrs['metrics']`) and write a report"
     if unknown not in ('error', 'report'): raise ValueError(f"unknown must be 'error' or 'report', got {unknown!r}")
+    if distributed: init_distributed()
     left = []
     files, labels, table, srcs, name = _inputs(src, left)
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
-    p = as_predictor(model, trust_pickle).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
+    p = as_predictor(model, trust_pickle, engine=engine).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
     if coverage is not None: _check_coverage(p, coverage, tta, binary)
     if groups is None and table is not None: groups = _table_groups(table, files)
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
@@ -136,10 +149,10 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
         raise DataError(f'Folder classes {strange} are unknown to the model (its classes: {p.vocab}); '
                         "pass unknown='report' to score them anyway")
     g = _groups(files, None if table is not None else Path(src).expanduser(), groups)
-    od = None if out is None else OutDir(out, srcs, 'output folder', 'scores')  # made once the input is fine
+    od = None if out is None or not is_main() else OutDir(out, srcs, 'output folder', 'scores')  # made once the input is fine
     if od is not None: od.clear()  # the previous run's outputs go first: one run's files, never two runs' mixed
     t0 = time.perf_counter()
-    logits, ok, errs = p.predict_logits(files, bs, tta, progress)
+    logits, ok, errs = _shared_logits(p, files, bs, tta, progress) if distributed else p.predict_logits(files, bs, tta, progress)
     probs, secs = apply_temperature(logits, p.temperature), time.perf_counter() - t0
     df, skipped = _predictions(files, labels, ok, errs, probs, p.vocab, left)
     if coverage is not None:
@@ -195,13 +208,19 @@ def score_main(model:str, # bundle or ensemble folder (or .pkl with --trust-pick
                groups:str=None, # regex on each image's path under SRC whose first group is its slide
                mask_dir:str=None, # fusion models: folder of label images, when the masks are not beside the images
                coverage:float=None, # add prediction sets holding the true class this often (e.g. 0.9) and a refer flag
+               engine:str='torch', # 'torch', or 'onnxruntime' (a bundle exported with onnx=True)
+               nproc:int=1, # processes on this machine (started with torchrun); under a launcher, its processes
                debug:store_true=False, # show the traceback of an error
               ):
     "Score images with a cervix_fastai bundle: predictions.csv, and metrics + report when labels are known"
+    if nproc != 1 and not launched():
+        with cli_errors(debug): sys.exit(relaunch(nproc, 'cervix_fastai.inference', script_args(score_main, locals())))
     import matplotlib; matplotlib.use('Agg')
     with cli_errors(debug):
         df = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
-                          trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage)
+                          trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage,
+                          distributed=launched(), progress=is_main(), engine=engine)
+    if not is_main(): return  # one report: the first process's
     print(f"{len(df)} images scored in {df.attrs['seconds']:.1f} s ({df.attrs['images_per_s']:.0f} img/s); {len(df.attrs['skipped'])} skipped")
     if 'metrics' in df.attrs:
         m = df.attrs['metrics']

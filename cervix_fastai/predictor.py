@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/predictor.html.md"""
 
 # %% ../nbs/09_predictor.ipynb #9c4cc4e8
 from __future__ import annotations
-import copy, hashlib, json, math, os, warnings
+import contextlib, copy, hashlib, io, json, math, os, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -24,9 +24,9 @@ from .features import TabPrep, cell_features, FEATURES
 from .evaluate import apply_temperature
 
 # %% auto #0
-__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'VOTES', 'dls_config', 'Predictor', 'auto_bs', 'ModelPredictor',
+__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'VOTES', 'dls_config', 'Predictor', 'auto_bs', 'ModelPredictor',
            'meta_problems', 'export_bundle', 'Bundle', 'load_bundle', 'set_temperature', 'hard_vote', 'soft_vote',
-           'Ensemble', 'load_ensemble', 'as_predictor']
+           'Ensemble', 'load_ensemble', 'as_predictor', 'export_onnx', 'OrtModel', 'OnnxBundle']
 
 # %% ../nbs/09_predictor.ipynb #4c681cec
 def dls_config(dls) -> dict:
@@ -242,6 +242,7 @@ def meta_problems(meta) -> list[str]:
         ('conformal' not in meta or (isinstance(meta['conformal'], list) and len(meta['conformal']) > 0
                                      and all(_finite(x) and -1e-6 <= x <= 1 + 1e-6 for x in meta['conformal'])),
          'conformal must be a non-empty list of scores from 0 to 1'),
+        ('onnx_sha256' not in meta or (isinstance(meta['onnx_sha256'], str) and len(meta['onnx_sha256']) == 64), 'onnx_sha256 is not a SHA-256'),
     ]
     return [why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
 
@@ -260,11 +261,13 @@ def _tab_problems(t) -> list[str]:
 # %% ../nbs/09_predictor.ipynb #f3302c30
 @patch
 def export(self:ModelPredictor, path, # folder for `model.safetensors` and `bundle.json` (created)
+           onnx=False, # also `model.onnx`, for `load_bundle(path, engine='onnxruntime')`
           ) -> Path:
     "Write this network as a bundle"
     parts = _bundle_parts(self)  # checked before anything is written
     od = OutDir(path, kind='bundle')
-    _write_bundle(parts, od)
+    od.clear()  # an earlier export here (only what the library wrote): no stale model.onnx beside new weights
+    _write_bundle(parts, od, onnx=self if onnx else None)
     od.finish()
     return od.root
 
@@ -281,11 +284,14 @@ def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
     _check_finite(sd, m.name)
     return meta, sd
 
-def _write_bundle(parts:tuple[dict, dict], od:OutDir, sub=''):
-    "Write `_bundle_parts` as `model.safetensors` and `bundle.json` in `od` (under the folder `sub`, if given)"
+def _write_bundle(parts:tuple[dict, dict], od:OutDir, sub='',
+                  onnx:ModelPredictor|None=None, # also write this predictor's network as `model.onnx`
+                 ):
+    "Write `_bundle_parts` as `model.safetensors` (and `model.onnx`) and `bundle.json` in `od` (under the folder `sub`, if given)"
     meta, sd = parts
     w = od.write(f'{sub}model.safetensors', lambda t: save_file(sd, t))
-    od.write(f'{sub}bundle.json', _meta_json({**meta, 'weights_sha256': _sha256_file(w)}))
+    more = {} if onnx is None else {'onnx_sha256': _sha256_file(od.write(f'{sub}model.onnx', lambda t: export_onnx(onnx, t)))}
+    od.write(f'{sub}bundle.json', _meta_json({**meta, 'weights_sha256': _sha256_file(w), **more}))
 
 def _check_finite(sd:dict, what):
     "Raise if a weight is NaN or infinite (every prediction would be NaN, or class 0)"
@@ -296,6 +302,7 @@ def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict
                   path, # folder to write `model.safetensors` and `bundle.json` into
                   temperature:float=1., # calibration temperature (see `fit_temperature`)
                   config:dict|None=None, # overrides: `arch`, and anything `dls_config` reads
+                  onnx=False, # also write `model.onnx` (ONNX Runtime scoring: `engine='onnxruntime'`)
                  ) -> Path:
     "Write a pickle-free bundle of a trained learner"
     cfg = {**getattr(learn, 'config', {}), **(config or {})}
@@ -304,7 +311,7 @@ def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict
     for k in ('size', 'stats', 'filters', 'vocab'):
         if k in (config or {}): setattr(p, k, cfg[k])
     p.temperature = float(temperature)
-    return p.export(path)
+    return p.export(path, onnx=onnx)
 
 # %% ../nbs/09_predictor.ipynb #079130b0
 class Bundle(ModelPredictor):
@@ -336,10 +343,16 @@ def _checked_meta(path:Path) -> dict:
                         'temperature no longer match its checksum)')
     return meta
 
-def load_bundle(path, device='cpu') -> Bundle:
+ENGINES = ('torch', 'onnxruntime')
+
+def load_bundle(path, device='cpu',
+                engine='torch', # or 'onnxruntime': its `model.onnx` (see `export_onnx`), on the CPU
+               ) -> Bundle:
     "Load a bundle written by `export`/`export_bundle`, checked, without unpickling anything"
     path = Path(path)
+    if engine not in ENGINES: raise DataError(f'engine must be one of {ENGINES}, got {engine!r}')
     meta = _checked_meta(path)
+    if engine == 'onnxruntime': return OnnxBundle(meta, path)
     try: get_backbone(meta['arch'])
     except ValueError as e: raise DataError(f'Bundle {path}: {e}') from None
     n = len(meta['vocab'])
@@ -449,20 +462,20 @@ def predict_logits(self:Ensemble, files, bs=None, tta=False, progress=True):
 
 # %% ../nbs/09_predictor.ipynb #0414f423
 @patch
-def export(self:Ensemble, path) -> Path:
-    "A folder of member bundles and `ensemble.json`"
+def export(self:Ensemble, path, onnx=False) -> Path:
+    "A folder of member bundles (with `model.onnx` each if `onnx`) and `ensemble.json`"
     dirs = [f"{i:02d}_{safe_name(n, 'member name')}" for i, n in enumerate(self.names)]
     parts = [_bundle_parts(m) for m in self.members]  # all checked before an earlier export is removed
     check_apart([m.path for m in self.members if getattr(m, 'path', None)], path, 'export folder')  # not over its own members
     od = OutDir(path, kind='ensemble')
     od.clear()  # an earlier export here: only what the library wrote
-    for pt, d in zip(parts, dirs): _write_bundle(pt, od, f'{d}/')
+    for pt, d, m in zip(parts, dirs, self.members): _write_bundle(pt, od, f'{d}/', onnx=m if onnx else None)
     od.write('ensemble.json', json.dumps(dict(members=dirs, names=self.names, how=self.how, weights=self.weights,
                                               vocab=self.vocab), indent=2))
     od.finish()
     return od.root
 
-def load_ensemble(path, how:str|None=None) -> Ensemble:
+def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
     "Load an `Ensemble.export` folder (member bundles are checked as `load_bundle` checks them)"
     path = Path(path)
     if not (path/'ensemble.json').exists(): raise DataError(f'{path} has no ensemble.json')
@@ -473,14 +486,19 @@ def load_ensemble(path, how:str|None=None) -> Ensemble:
     bad = [k for k in ('names', 'weights') if r.get(k) is not None and not (isinstance(r[k], list) and len(r[k]) == len(r['members']))]
     if bad: raise DataError(f'{path}/ensemble.json: {bad} must be lists with one entry per member')
     if r.get('how', 'soft') not in VOTES: raise DataError(f"{path}/ensemble.json: how must be one of {VOTES}, got {r.get('how')!r}")
-    return Ensemble([path/safe_name(d, 'member folder') for d in r['members']], how or r.get('how', 'soft'), r.get('weights'), r.get('names'))
+    return Ensemble([load_bundle(path/safe_name(d, 'member folder'), engine=engine) for d in r['members']], how or r.get('how', 'soft'),
+                    r.get('weights'), r.get('names'))
 
 # %% ../nbs/09_predictor.ipynb #ab2301a4
 def as_predictor(model, # a `Predictor`, a bundle or ensemble folder, a `Learner`/`FitResult`, a `.pkl`, or an `nn.Module`
                  trust_pickle=False, # allow loading a .pkl (runs code stored in the file)
                  size=224, # input size, for a bare `nn.Module`
+                 engine='torch', # for a bundle or ensemble folder: 'torch', or 'onnxruntime' (its `model.onnx`)
                 ) -> Predictor:
     "A `Predictor` from whatever `model` is"
+    if engine not in ENGINES: raise DataError(f'engine must be one of {ENGINES}, got {engine!r}')
+    if engine != 'torch' and not (isinstance(model, (str, os.PathLike)) and Path(model).is_dir()):
+        raise DataError(f"engine={engine!r} runs a bundle's model.onnx: pass the bundle or ensemble folder (exported with onnx=True)")
     if isinstance(model, Predictor): return model
     if isinstance(model, FusionModel): raise DataError('A bare fusion model cannot be fed: make a ModelPredictor with its tab=TabPrep')
     if isinstance(model, nn.Module):
@@ -488,8 +506,8 @@ def as_predictor(model, # a `Predictor`, a bundle or ensemble folder, a `Learner
         return ModelPredictor(model, [str(i) for i in range(n)], size)
     if hasattr(model, 'dls') and hasattr(model, 'model'): return ModelPredictor.from_learner(model)
     p = Path(model)
-    if p.is_dir() and (p/'ensemble.json').exists(): return load_ensemble(p)
-    if p.is_dir(): return load_bundle(p)
+    if p.is_dir() and (p/'ensemble.json').exists(): return load_ensemble(p, engine=engine)
+    if p.is_dir(): return load_bundle(p, engine=engine)
     if p.suffix == '.pkl':
         if not p.is_file(): raise DataError(f'{p} does not exist')
         if not trust_pickle:
@@ -500,3 +518,74 @@ def as_predictor(model, # a `Predictor`, a bundle or ensemble folder, a `Learner
             warnings.simplefilter('ignore')
             return ModelPredictor.from_learner(load_learner(p, cpu=True))
     raise DataError(f'{p} is neither a bundle or ensemble folder nor a .pkl file')
+
+# %% ../nbs/09_predictor.ipynb #3d302fb6
+class _Normalised(nn.Module):
+    "The network with the bundle's scaling and normalisation inside: uint8 images (and table rows) in, logits out"
+    def __init__(self, model:nn.Module, stats):
+        super().__init__()
+        self.model = model
+        mean, std = (torch.tensor(s, dtype=torch.float32).view(1, 3, 1, 1) * 255 for s in stats)
+        self.register_buffer('mean', mean)
+        self.register_buffer('std', std)
+    def forward(self, image, *rows): return self.model((image.float() - self.mean) / self.std, *rows)
+
+def _need_onnx():
+    try: import onnx, onnxscript, onnxruntime
+    except ImportError as e: raise DataError(f'ONNX export and scoring need the [onnx] extra ({e.name} is missing): '
+                                             'pip install "cervix_fastai[onnx]"') from None
+
+def export_onnx(p:ModelPredictor, # the network and how it is fed
+                f, # the .onnx file to write
+                atol=1e-3, # largest logit difference from the network allowed on a random batch
+               ):
+    "Write `p`'s network as ONNX: dynamic batch, uint8 images (and table rows) in, logits out"
+    _need_onnx()
+    import onnxruntime as ort
+    net = _Normalised(copy.deepcopy(p.model).cpu().float().eval(), p.stats).eval()
+    g = torch.Generator().manual_seed(0)
+    args = (torch.randint(0, 256, (2, 3, p.size, p.size), dtype=torch.uint8, generator=g),
+            *([] if p.tab is None else [torch.randn(2, len(p.tab), generator=g)]))
+    names = ['image', 'rows'][:len(args)]
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # the exporter reports each step
+        warnings.simplefilter('ignore')
+        try:
+            batch = torch.export.Dim('batch', min=1, max=4096)
+            torch.onnx.export(net, args, str(f), input_names=names, output_names=['logits'], dynamo=True, external_data=False,
+                              dynamic_shapes=tuple({0: batch} for _ in args), optimize=True, verbose=False)
+        except Exception:  # a network torch.export cannot capture: trace it
+            torch.onnx.export(net, args, str(f), input_names=names, output_names=['logits'], dynamo=False,
+                              dynamic_axes={n: {0: 'batch'} for n in names + ['logits']})
+        with torch.no_grad(): want = net(*args).numpy()
+    got = ort.InferenceSession(str(f), providers=['CPUExecutionProvider']).run(None, {n: a.numpy() for n, a in zip(names, args)})[0]
+    err = float(np.abs(got - want).max())
+    if not err <= atol: raise DataError(f'The ONNX export of {p.name} differs from the network by {err:.2g} in the logits (allowed: {atol})')
+    return f
+
+# %% ../nbs/09_predictor.ipynb #aefb3b5d
+class OrtModel(nn.Module):
+    "An ONNX Runtime session as a module: uint8 images (and table rows) in, logits out, on the CPU"
+    def __init__(self, path, threads:int|None=None):
+        super().__init__()
+        _need_onnx()
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads or torch.get_num_threads()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+        self.names = [i.name for i in self.session.get_inputs()]
+    def forward(self, image, *rows):
+        feeds = [image.cpu().contiguous().numpy(), *(r.cpu().float().numpy() for r in rows)]
+        return torch.from_numpy(self.session.run(None, dict(zip(self.names, feeds)))[0])
+
+class OnnxBundle(Bundle):
+    "A bundle scored by ONNX Runtime through its `model.onnx`, checked against `bundle.json`"
+    def __init__(self, meta:dict, path:Path, threads:int|None=None):
+        path = Path(path)
+        if 'onnx_sha256' not in meta: raise DataError(f"Bundle {path} has no ONNX model: export it with export_bundle(..., onnx=True)")
+        if not (path/'model.onnx').exists(): raise DataError(f'Bundle {path}: model.onnx is missing')
+        if _sha256_file(path/'model.onnx') != meta['onnx_sha256']:
+            raise DataError(f'Bundle {path}: model.onnx does not match the checksum in bundle.json (changed after export?)')
+        super().__init__(OrtModel(path/'model.onnx', threads), meta, path)
+    def inputs(self, xs:tuple) -> tuple: return tuple(xs)  # uint8 images and rows as they are: the graph normalises
+    def __repr__(self): return super().__repr__().replace('Bundle(', 'OnnxBundle(', 1)

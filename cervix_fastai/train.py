@@ -27,7 +27,7 @@ from fastcore.foundation import L
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy, AccumMetric
 from fastai.optimizer import Adam
-from fastai.torch_core import set_seed
+from fastai.torch_core import set_seed, get_model
 from fastai.vision.augment import Resize
 from fastai.vision.core import imagenet_stats
 from fastai.vision.data import ImageBlock
@@ -38,6 +38,7 @@ from .preprocess import CytoFilter, CellImage
 from .models import get_backbone, create_model, with_head, norm_stats, backbone_splitter
 from .predictor import dls_config
 from .features import TabPrep
+from .distributed import init_distributed, launched, is_main, barrier, world_size, ddp_trainer
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'RESUME_KEYS', 'RECIPES', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state',
@@ -89,6 +90,7 @@ class EpochLog(Callback):
     order = SaveModelCallback.order + 1
     def __init__(self, fname, phase='fit', offset=0): store_attr()
     def after_epoch(self):
+        if not is_main(): return  # one log: the first process's (the metrics are over every process's share)
         row = {'phase': self.phase, **dict(zip(self.recorder.metric_names, self.recorder.log)), 'lr': self.opt.hypers[-1]['lr']}
         row['epoch'] = self.offset + self.epoch
         f = Path(self.fname)
@@ -96,7 +98,8 @@ class EpochLog(Callback):
         atomic_write(f, h.to_csv(index=False))
 
 def save_checkpoint(learn:Learner, name:str, with_opt=False):
-    "`learn.save(name)`, written atomically"
+    "`learn.save(name)`, written atomically (by the first process only, in distributed training)"
+    if not is_main(): return
     f = Path(learn.path)/learn.model_dir/f'{name}.pth'
     atomic_write(f, lambda t: save_model(t, learn.model, getattr(learn, 'opt', None), with_opt=with_opt))
 
@@ -105,7 +108,9 @@ def rng_state(dls) -> dict:
     "The state of every random generator training draws from: Python's, NumPy's, torch's and each DataLoader's"
     npst = np.random.get_state()
     return dict(python=random.getstate(), numpy=[npst[0], npst[1].tolist(), *npst[2:]], torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [], dls=[dl.rng.getstate() for dl in dls.loaders])
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [], dls=[_inner(dl).rng.getstate() for dl in dls.loaders])
+
+def _inner(dl): return dl.__dict__.get('dl', dl)  # a `DistributedDL` shuffles with the loader it wraps
 
 def set_rng_state(st:dict, dls):
     "Put back what `rng_state` saved"
@@ -113,7 +118,7 @@ def set_rng_state(st:dict, dls):
     np.random.set_state((st['numpy'][0], np.array(st['numpy'][1], np.uint32), *st['numpy'][2:]))
     torch.set_rng_state(st['torch'])
     if st.get('cuda') and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
-    for dl, s in zip(dls.loaders, st['dls']): dl.rng.setstate(_tuples(s))
+    for dl, s in zip(dls.loaders, st['dls']): _inner(dl).rng.setstate(_tuples(s))
 
 def _tuples(o): return tuple(_tuples(x) for x in o) if isinstance(o, (list, tuple)) else o
 
@@ -136,10 +141,11 @@ class Checkpoint(Callback):
         self.recorder.smooth_loss.count, self.recorder.smooth_loss.val = r['smooth'][0], torch.tensor(r['smooth'][1])
         for c, (b, w) in zip(self._trackers(), r.get('trackers', [])): c.best, c.wait = b, w
     def after_epoch(self):
+        if not is_main(): return  # every process holds the same weights: the first one writes them
         d, epoch = Path(self.learn.path)/self.learn.model_dir, self.offset + self.epoch + 1
         name = f'last-{self.phase}-{epoch}.pth'
         sl = self.recorder.smooth_loss
-        ck = dict(model=self.learn.model.state_dict(), opt=self.opt.state_dict(), rng=rng_state(self.dls), smooth=[sl.count, float(sl.val)],
+        ck = dict(model=get_model(self.learn.model).state_dict(), opt=self.opt.state_dict(), rng=rng_state(self.dls), smooth=[sl.count, float(sl.val)],
                   trackers=[[float(c.best), int(c.wait)] for c in self._trackers()])
         atomic_write(d/name, lambda t: torch.save(ck, t))
         state = {'phase': self.phase, 'epoch': epoch, 'best': getattr(self.tracker, 'best', None),
@@ -170,6 +176,7 @@ class BestCheckpoint(SaveModelCallback):
             if self.verbose: print(f'Better model found at epoch {self.epoch} with {self.monitor} value: {self.best}.')
             self._save(self.fname)
     def after_fit(self, **kwargs):
+        barrier()  # in distributed training: the first process has written the last epoch's files
         if (self.path/self.model_dir/f'{self.fname}.pth').exists(): super().after_fit(**kwargs)
 
 # %% ../nbs/06_train.ipynb #7f1453eb
@@ -277,6 +284,7 @@ class RunFolder:
         done = [f.name for f in (self.path/'model.pth', self.path/'export.pkl') if f.exists()]
         if self.state is None and done:
             raise DataError(f'{self.path} holds a finished run ({", ".join(done)}) with no checkpoint state: choose another run_dir')
+        if not is_main(): return  # in distributed training the first process prepares the folder, the others only read it
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         if self.state is None: self._start_afresh()
         else: self._trim_history()
@@ -299,11 +307,13 @@ class RunFolder:
         keep = h.iloc[:hit[-1] + 1] if len(hit) else h.iloc[:0]
         if len(keep) < len(h): atomic_write(self.history, keep.to_csv(index=False))
 
-    def save_config(self, config:dict): atomic_write(self.config_file, json.dumps(config, indent=2))
+    def save_config(self, config:dict):
+        if is_main(): atomic_write(self.config_file, json.dumps(config, indent=2))
     def config(self) -> dict: return json.loads(self.config_file.read_text())
 
     def export(self, learn:Learner):
         "fastai's `export.pkl` (pickle: for trusted use) and the bare weights `model.pth`"
+        if not is_main(): return
         atomic_write(self.path/'export.pkl', lambda t: learn.export(Path(t).resolve()))
         atomic_write(self.path/'model.pth', lambda t: torch.save(learn.model.state_dict(), t))
 
@@ -366,7 +376,7 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
         pcbs = _phase_cbs(ph, start, run, best, monitor, patience, cbs)
         if ph.cycle is not None: fit_one_cycle_from(learn, ph.epochs, plr, start, cbs=pcbs, **ph.cycle)
         else: learn.fit(ph.epochs - start, np.array(lrs) if lrs else plr, cbs=pcbs)
-        atomic_write(run.state_file, json.dumps({**json.loads(run.state_file.read_text()), 'done': True}))  # also after an early stop
+        if is_main() and run.state_file.exists(): atomic_write(run.state_file, json.dumps({**json.loads(run.state_file.read_text()), 'done': True}))  # also after an early stop
 
 # %% ../nbs/06_train.ipynb #4bd3917a
 RESUME_KEYS = ('arch', 'vocab', 'size', 'stats', 'filters', 'bs', 'epochs', 'lr', 'schedule', 'freeze_epochs', 'pretrained', 'seed',
@@ -387,6 +397,26 @@ def torch_threads(n:int|None):
     if n: torch.set_num_threads(n)
     try: yield
     finally: torch.set_num_threads(prev)
+
+def _world(distributed:bool, lr) -> int:
+    "How many processes train together; what a distributed run cannot do is refused before any work"
+    if not distributed:
+        if launched(): raise DataError('A launcher started this process as one of several: pass distributed=True '
+                                       '(else each process trains alone, into the same run_dir)')
+        return 1
+    n = init_distributed()
+    if n > 1 and lr is None:
+        raise DataError('Distributed training needs lr=...: lr_find runs in one process (run it there first, or use a recipe)')
+    return n
+
+def _to_ddp(learn:Learner):
+    "Make `learn` train data-parallel in this process group; the callback (to remove afterwards)"
+    cb = ddp_trainer()
+    learn.add_cb(cb)
+    if not is_main():  # one progress bar and one table: the first process's
+        learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
+        learn.logger = noop
+    return cb
 
 # %% ../nbs/06_train.ipynb #rc000002
 RECIPES = {
@@ -440,9 +470,11 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  label_smoothing=0., # of the loss (see `backbone_learner`)
                  mixup=0., # MixUp's `alpha` on the training batches (0: none)
                  recipe:str|None=None, # a named preset (see `RECIPES`): its settings for every argument not given
+                 distributed=False, # data-parallel in the processes a launcher (`torchrun`) started (see `distributed`)
                  **kwargs # more `backbone_learner` arguments (`weights`, `class_weights`, ...)
                 ) -> FitResult:
     "Train `arch` on `data`; the learner comes back with its best epoch loaded"
+    world = _world(distributed, lr)
     with torch_threads(threads):
         bb = get_backbone(arch)
         size = ifnone(size, bb.size)
@@ -450,10 +482,12 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         trained_body = pretrained or init_model is not None
         phases = schedule_phases(schedule := ifnone(schedule, 'fine_tune' if trained_body else 'one_cycle'), epochs, freeze_epochs, trained_body)
         run = RunFolder(run_dir, resume)
+        barrier()  # the first process has prepared the folder
         set_seed(seed, reproducible=True)
         dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed)
         learn = backbone_learner(dls, bb, pretrained, init_body=None if init_model is None else init_model[0],
                                  path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing, **kwargs)
+        ddp = _to_ddp(learn) if world > 1 else None
         if mixup: cbs = [MixUp(mixup), *(cbs or [])]
         if quiet:
             learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
@@ -461,12 +495,17 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
         config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
                       pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
-                      mixup=mixup, threads=torch.get_num_threads())
+                      mixup=mixup, threads=torch.get_num_threads(), world_size=world, effective_bs=bs * world)
+        if world > 1 and is_main() and not quiet:
+            print(f'{world} processes × batch {bs} = effective batch {bs * world}; learning rate {lr:g}, as given (not scaled)')
         if run.state is not None: _same_run(run, config)
         run.save_config(config)
         _run_phases(learn, phases, lr, run, monitor, patience, cbs)
+        if ddp is not None: learn.remove_cb(ddp)  # a plain learner again, every process holding the same weights
+        barrier()  # the first process's checkpoints are written
         if (run.checkpoints/'best.pth').exists(): learn.load('best')
         if export: run.export(learn)
+        barrier()  # the exports are written before any process goes on
         return FitResult(learn, run, config, df)
 
 # %% ../nbs/06_train.ipynb #9ab950c4
