@@ -122,5 +122,6 @@ def torchrun_cmd(nproc:int, # processes on this machine
 
 def relaunch(nproc:int, module:str, args:list) -> int:
     "Run `module` in `nproc` processes under `torchrun`; its exit status"
+    cmd = torchrun_cmd(nproc, module, args)  # checked first
     env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // nproc)))}
-    return subprocess.run(torchrun_cmd(nproc, module, args), env=env).returncode
+    return subprocess.run(cmd, env=env).returncode
