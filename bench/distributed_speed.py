@@ -7,7 +7,9 @@ included, is printed too. On a 2-core CPU no speed-up is to be expected (two pro
 gloo's all-reduce adds to each step): the point of the distributed path is that it gives the same results
 (`16_distributed` tests that), and scales on machines with more cores or GPUs.
 
-    python bench/distributed_speed.py [--n-per-class 60] [--arch resnet18] [--size 96] [--bs 16]
+    python bench/distributed_speed.py [--n-per-class 60] [--arch resnet18] [--size 96] [--bs 16] [--nprocs 1 2 4]
+
+On a machine with GPUs each process takes one (NCCL); `CUDA_VISIBLE_DEVICES=` keeps them on the CPU (gloo).
 """
 import argparse, json, os, subprocess, sys, tempfile, textwrap, time, warnings
 from pathlib import Path
@@ -36,6 +38,7 @@ def main():
     ap.add_argument('--arch', default='resnet18')
     ap.add_argument('--size', type=int, default=96)
     ap.add_argument('--bs', type=int, default=16, help='per process')
+    ap.add_argument('--nprocs', type=int, nargs='+', default=[1, 2], help='process counts to time (the first is the baseline)')
     a = ap.parse_args()
     warnings.simplefilter('ignore')
     from cervix_fastai.synth import make_synthetic_sipakmed
@@ -49,8 +52,10 @@ def main():
     (tmp/'work.py').write_text(WORK)
     n = df.split.value_counts().to_dict()
     print(f"{a.arch}@{a.size}, {n.get('train', 0)} training cells, {n.get('test', 0)} scored; batch {a.bs} per process; {os.cpu_count()} CPUs")
-    print(f"{'processes':>9} {'threads each':>12} {'fit, 1 epoch (s)':>16} {'scoring (s)':>12} {'whole command (s)':>18}")
-    for nproc in (1, 2):
+    print(f"{'processes':>9} {'threads each':>12} {'fit, 1 epoch (s)':>16} {'scoring (s)':>12} {'whole command (s)':>18}"
+          f" {'fit speed-up':>12} {'scoring speed-up':>16}")
+    base = None
+    for nproc in a.nprocs:
         th = max(1, (os.cpu_count() or 1) // nproc)
         env = {**os.environ, 'OMP_NUM_THREADS': str(th), 'PYTHONWARNINGS': 'ignore'}
         launch = [sys.executable] if nproc == 1 else [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc-per-node={nproc}']
@@ -60,12 +65,16 @@ def main():
         wall = time.perf_counter() - t0
         if r.returncode: sys.exit(f'{nproc} process(es) failed:\n{(r.stdout + r.stderr)[-3000:]}')
         m = json.loads((tmp/f'res{nproc}.json').read_text())
-        print(f"{nproc:>9} {m['threads']:>12} {m['epoch_s']:>16.1f} {m['score_s']:>12.1f} {wall:>18.1f}", flush=True)
+        base = base or m
+        print(f"{nproc:>9} {m['threads']:>12} {m['epoch_s']:>16.1f} {m['score_s']:>12.1f} {wall:>18.1f}"
+              f" {base['epoch_s'] / m['epoch_s']:>11.2f}x {base['score_s'] / m['score_s']:>15.2f}x", flush=True)
     import pandas as pd
-    p1, p2 = (pd.read_csv(tmp/f'scores{k}'/'predictions.csv') for k in (1, 2))
+    p1 = pd.read_csv(tmp/f'scores{a.nprocs[0]}'/'predictions.csv')
     cols = [c for c in p1.columns if c.startswith('p_')]
-    print(f'predictions.csv, 1 vs 2 processes: same rows in the same order {p1.path.tolist() == p2.path.tolist()}, '
-          f'same predictions {(p1.pred == p2.pred).all()}, max |dp| {(p1[cols] - p2[cols]).abs().to_numpy().max():.1e} '
-          '(other batches: bs=1 makes them equal to the bit, as 16_distributed tests)')
+    for k in a.nprocs[1:]:
+        p2 = pd.read_csv(tmp/f'scores{k}'/'predictions.csv')
+        print(f'predictions.csv, {a.nprocs[0]} vs {k} processes: same rows in the same order {p1.path.tolist() == p2.path.tolist()}, '
+              f'same predictions {(p1.pred == p2.pred).all()}, max |dp| {(p1[cols] - p2[cols]).abs().to_numpy().max():.1e} '
+              '(other batches: bs=1 makes them equal to the bit, as 16_distributed tests)')
 
 if __name__ == '__main__': main()

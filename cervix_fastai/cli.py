@@ -105,6 +105,7 @@ def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw
           seed:int=42, # random seed
           threads:int=None, # torch CPU threads (results repeat for the same count)
           onnx:store_true=False, # the bundle also holds model.onnx, for cervix-score --engine onnxruntime
+          int8:store_true=False, # and model.int8.onnx, calibrated on the validation split, for --engine onnxruntime-int8
           nproc:int=1, # data-parallel processes on this machine (started with torchrun; needs --lr); under a launcher, its processes
           debug:store_true=False, # show the traceback of an error
          ):
@@ -122,7 +123,7 @@ def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw
         from cervix_fastai.fusion import fit_fusion
         df = load_manifest(data, seed=seed)
         b = fit_member(df, arch, run_dir, bundle, fit=fit_fusion if fusion else fit_backbone, epochs=epochs, lr=lr, size=size, bs=bs, pretrained=pretrained or weights is not None,
-                       weights=weights, class_weights=class_weights, resume=resume, seed=seed, threads=threads, distributed=launched(), onnx=onnx)
+                       weights=weights, class_weights=class_weights, resume=resume, seed=seed, threads=threads, distributed=launched(), onnx=onnx, int8=int8)
     if is_main(): print(f'bundle: {b.path.resolve()} (temperature {b.temperature:.2f}); training log: {Path(run_dir).resolve()/"history.csv"}')
 
 def ensemble(data:str, # a divided manifest (CSV) or folder

@@ -6,13 +6,13 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/distributed.html.md"""
 
 # %% ../nbs/16_distributed.ipynb #68865db4
 from __future__ import annotations
-import atexit, datetime, inspect, os, subprocess, sys, warnings
+import atexit, contextlib, datetime, inspect, os, re, signal, subprocess, sys, threading, warnings
 import numpy as np, torch, torch.distributed as dist
 from .core import DataError
 
 # %% auto #0
 __all__ = ['launched', 'rank', 'world_size', 'is_main', 'barrier', 'init_distributed', 'shard', 'all_gather', 'unshard',
-           'ddp_trainer', 'script_args', 'torchrun_cmd', 'relaunch']
+           'ddp_trainer', 'script_args', 'torchrun_cmd', 'quiet_errors', 'relaunch']
 
 # %% ../nbs/16_distributed.ipynb #d086801f
 def launched() -> bool:
@@ -120,8 +120,30 @@ def torchrun_cmd(nproc:int, # processes on this machine
     if not isinstance(nproc, int) or nproc < 1: raise DataError(f'nproc must be a whole number of processes, 1 or more, got {nproc!r}')
     return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc-per-node={nproc}', '-m', module, *map(str, args)]
 
+_FAILED = re.compile(r'^[EW]\d{4} .*(closing signal|failed \(exitcode)')  # the launcher's report that a process failed
+
+def quiet_errors(lines, # the processes' standard error, line by line
+                 write=sys.stderr.write):
+    "Pass `lines` on, each `error: ...` line once (every process says it), none of the launcher's failure report"
+    seen, report = set(), False
+    for line in lines:
+        report = report or bool(_FAILED.match(line))
+        if report or (line.startswith('error: ') and line in seen): continue
+        seen.add(line)
+        write(line)
+
 def relaunch(nproc:int, module:str, args:list) -> int:
     "Run `module` in `nproc` processes under `torchrun`; its exit status"
     cmd = torchrun_cmd(nproc, module, args)  # checked first
     env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // nproc)))}
-    return subprocess.run(cmd, env=env).returncode
+    with subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1) as p, _stopped_with(p): quiet_errors(p.stderr)
+    return p.returncode
+
+@contextlib.contextmanager
+def _stopped_with(p:subprocess.Popen):
+    "A kill (SIGTERM) of this process stops `p` too (torchrun then stops its processes), rather than leaving it running"
+    main = threading.current_thread() is threading.main_thread()  # only the main thread may set a handler
+    prev = signal.signal(signal.SIGTERM, lambda *_: p.terminate()) if main else None
+    try: yield
+    finally:
+        if main: signal.signal(signal.SIGTERM, prev)

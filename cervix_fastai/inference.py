@@ -133,7 +133,7 @@ def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner,
                  coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
                  progress=True,
                  distributed=False, # share the files between the processes a launcher (`torchrun`) started; the first one writes
-                 engine='torch', # or 'onnxruntime': the bundle's `model.onnx` (exported with `onnx=True`)
+                 engine='torch', # or 'onnxruntime': the bundle's `model.onnx` (exported with `onnx=True`); 'onnxruntime-int8': `model.int8.onnx` (`int8=True`)
                 ) -> pd.DataFrame:
     "Predict every image of `src`; with labels, also compute metrics (in `df.attrs['metrics']`) and write a report"
     if unknown not in ('error', 'report'): raise ValueError(f"unknown must be 'error' or 'report', got {unknown!r}")
@@ -208,7 +208,7 @@ def score_main(model:str, # bundle or ensemble folder (or .pkl with --trust-pick
                groups:str=None, # regex on each image's path under SRC whose first group is its slide
                mask_dir:str=None, # fusion models: folder of label images, when the masks are not beside the images
                coverage:float=None, # add prediction sets holding the true class this often (e.g. 0.9) and a refer flag
-               engine:str='torch', # 'torch', or 'onnxruntime' (a bundle exported with onnx=True)
+               engine:str='torch', # 'torch', 'onnxruntime' (a bundle exported with onnx=True) or 'onnxruntime-int8' (int8=True)
                nproc:int=1, # processes on this machine (started with torchrun); under a launcher, its processes
                debug:store_true=False, # show the traceback of an error
               ):

@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/predictor.html.md"""
 
 # %% ../nbs/09_predictor.ipynb #9c4cc4e8
 from __future__ import annotations
-import contextlib, copy, hashlib, io, json, math, os, warnings
+import contextlib, copy, hashlib, io, json, logging, math, os, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -26,7 +26,7 @@ from .evaluate import apply_temperature
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'VOTES', 'dls_config', 'Predictor', 'auto_bs', 'ModelPredictor',
            'meta_problems', 'export_bundle', 'Bundle', 'load_bundle', 'set_temperature', 'hard_vote', 'soft_vote',
-           'Ensemble', 'load_ensemble', 'as_predictor', 'export_onnx', 'OrtModel', 'OnnxBundle']
+           'Ensemble', 'load_ensemble', 'as_predictor', 'export_onnx', 'quantize_onnx', 'OrtModel', 'OnnxBundle']
 
 # %% ../nbs/09_predictor.ipynb #4c681cec
 def dls_config(dls) -> dict:
@@ -242,7 +242,7 @@ def meta_problems(meta) -> list[str]:
         ('conformal' not in meta or (isinstance(meta['conformal'], list) and len(meta['conformal']) > 0
                                      and all(_finite(x) and -1e-6 <= x <= 1 + 1e-6 for x in meta['conformal'])),
          'conformal must be a non-empty list of scores from 0 to 1'),
-        ('onnx_sha256' not in meta or (isinstance(meta['onnx_sha256'], str) and len(meta['onnx_sha256']) == 64), 'onnx_sha256 is not a SHA-256'),
+        *[(k not in meta or (isinstance(meta[k], str) and len(meta[k]) == 64), f'{k} is not a SHA-256') for k in ('onnx_sha256', 'onnx_int8_sha256')],
     ]
     return [why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
 
@@ -262,12 +262,14 @@ def _tab_problems(t) -> list[str]:
 @patch
 def export(self:ModelPredictor, path, # folder for `model.safetensors` and `bundle.json` (created)
            onnx=False, # also `model.onnx`, for `load_bundle(path, engine='onnxruntime')`
+           int8:list|None=None, # calibration images: also `model.int8.onnx`, quantised (`engine='onnxruntime-int8'`)
           ) -> Path:
     "Write this network as a bundle"
     parts = _bundle_parts(self)  # checked before anything is written
+    if int8 is not None: int8 = _calibration(self, int8)
     od = OutDir(path, kind='bundle')
     od.clear()  # an earlier export here (only what the library wrote): no stale model.onnx beside new weights
-    _write_bundle(parts, od, onnx=self if onnx else None)
+    _write_bundle(parts, od, onnx=self if onnx or int8 is not None else None, int8=int8)
     od.finish()
     return od.root
 
@@ -286,11 +288,13 @@ def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
 
 def _write_bundle(parts:tuple[dict, dict], od:OutDir, sub='',
                   onnx:ModelPredictor|None=None, # also write this predictor's network as `model.onnx`
+                  int8:np.ndarray|None=None, # and a static int8 copy calibrated on these prepared images (`_calibration`)
                  ):
     "Write `_bundle_parts` as `model.safetensors` (and `model.onnx`) and `bundle.json` in `od` (under the folder `sub`, if given)"
     meta, sd = parts
     w = od.write(f'{sub}model.safetensors', lambda t: save_file(sd, t))
-    more = {} if onnx is None else {'onnx_sha256': _sha256_file(od.write(f'{sub}model.onnx', lambda t: export_onnx(onnx, t)))}
+    more = {} if onnx is None else {'onnx_sha256': _sha256_file(f := od.write(f'{sub}model.onnx', lambda t: export_onnx(onnx, t)))}
+    if int8 is not None: more['onnx_int8_sha256'] = _sha256_file(od.write(f'{sub}model.int8.onnx', lambda t: quantize_onnx(f, t, int8)))
     od.write(f'{sub}bundle.json', _meta_json({**meta, 'weights_sha256': _sha256_file(w), **more}))
 
 def _check_finite(sd:dict, what):
@@ -303,6 +307,7 @@ def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict
                   temperature:float=1., # calibration temperature (see `fit_temperature`)
                   config:dict|None=None, # overrides: `arch`, and anything `dls_config` reads
                   onnx=False, # also write `model.onnx` (ONNX Runtime scoring: `engine='onnxruntime'`)
+                  int8=None, # also `model.int8.onnx` calibrated on images: a list, or True for the validation split
                  ) -> Path:
     "Write a pickle-free bundle of a trained learner"
     cfg = {**getattr(learn, 'config', {}), **(config or {})}
@@ -311,7 +316,7 @@ def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict
     for k in ('size', 'stats', 'filters', 'vocab'):
         if k in (config or {}): setattr(p, k, cfg[k])
     p.temperature = float(temperature)
-    return p.export(path, onnx=onnx)
+    return p.export(path, onnx=onnx, int8=_valid_files(learn) if int8 is True else int8)
 
 # %% ../nbs/09_predictor.ipynb #079130b0
 class Bundle(ModelPredictor):
@@ -343,16 +348,16 @@ def _checked_meta(path:Path) -> dict:
                         'temperature no longer match its checksum)')
     return meta
 
-ENGINES = ('torch', 'onnxruntime')
+ENGINES = ('torch', 'onnxruntime', 'onnxruntime-int8')
 
 def load_bundle(path, device='cpu',
-                engine='torch', # or 'onnxruntime': its `model.onnx` (see `export_onnx`), on the CPU
+                engine='torch', # or 'onnxruntime': its `model.onnx` (see `export_onnx`), on the CPU; 'onnxruntime-int8': `model.int8.onnx`
                ) -> Bundle:
     "Load a bundle written by `export`/`export_bundle`, checked, without unpickling anything"
     path = Path(path)
     if engine not in ENGINES: raise DataError(f'engine must be one of {ENGINES}, got {engine!r}')
     meta = _checked_meta(path)
-    if engine == 'onnxruntime': return OnnxBundle(meta, path)
+    if engine != 'torch': return OnnxBundle(meta, path, int8=engine.endswith('int8'))
     try: get_backbone(meta['arch'])
     except ValueError as e: raise DataError(f'Bundle {path}: {e}') from None
     n = len(meta['vocab'])
@@ -493,7 +498,7 @@ def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
 def as_predictor(model, # a `Predictor`, a bundle or ensemble folder, a `Learner`/`FitResult`, a `.pkl`, or an `nn.Module`
                  trust_pickle=False, # allow loading a .pkl (runs code stored in the file)
                  size=224, # input size, for a bare `nn.Module`
-                 engine='torch', # for a bundle or ensemble folder: 'torch', or 'onnxruntime' (its `model.onnx`)
+                 engine='torch', # for a bundle or ensemble folder: 'torch', 'onnxruntime' (its `model.onnx`) or 'onnxruntime-int8' (`model.int8.onnx`)
                 ) -> Predictor:
     "A `Predictor` from whatever `model` is"
     if engine not in ENGINES: raise DataError(f'engine must be one of {ENGINES}, got {engine!r}')
@@ -562,6 +567,48 @@ def export_onnx(p:ModelPredictor, # the network and how it is fed
     if not err <= atol: raise DataError(f'The ONNX export of {p.name} differs from the network by {err:.2g} in the logits (allowed: {atol})')
     return f
 
+# %% ../nbs/09_predictor.ipynb #q8000002
+def _calibration(p:ModelPredictor, files, n=256) -> np.ndarray:
+    "At most `n` of `files`, evenly spread, prepared as the ONNX graph takes them: uint8, N×3×size×size"
+    if p.tab is not None: raise DataError('int8 export is for image models: a fusion model keeps its fp32 model.onnx')
+    files = list(files)
+    if not files: raise DataError('int8 needs calibration images: give image files (the validation split, say), or int8=True for a learner')
+    ims = []
+    for i in np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)):
+        try: ims.append(p.prepare(files[i]).numpy())
+        except Exception: pass  # an unreadable file calibrates nothing
+    if not ims: raise DataError(f'int8: none of the {len(files)} calibration file(s) could be read as an image')
+    return np.stack(ims)
+
+def _valid_files(learn) -> list:
+    "The image files of a learner's validation split"
+    items = learn.dls.valid.items
+    return list(items['path'] if isinstance(items, pd.DataFrame) else items)
+
+def quantize_onnx(src, # a `model.onnx` from `export_onnx`
+                  dst, # the int8 copy to write
+                  images:np.ndarray, # calibration images, uint8 N×3×size×size (see `_calibration`)
+                  bs=16, # calibration batch size
+                 ):
+    "Write a static int8 copy of the ONNX network `src`, its activation ranges measured on `images`"
+    _need_onnx()
+    from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType, CalibrationMethod
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    class _Batches(CalibrationDataReader):
+        def __init__(self): self.it = iter([{'image': images[i:i + bs]} for i in range(0, len(images), bs)])
+        def get_next(self): return next(self.it, None)
+    root, level = logging.getLogger(), logging.getLogger().level
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        root.setLevel(logging.ERROR)  # the quantiser logs a line for each 1-d weight it quantises per tensor
+        try:
+            pre = Path(d)/'pre.onnx'
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)  # folds and fuses first; the symbolic pass fails on this graph
+            quantize_static(str(pre), str(dst), _Batches(), quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+        finally: root.setLevel(level)
+    return dst
+
 # %% ../nbs/09_predictor.ipynb #aefb3b5d
 class OrtModel(nn.Module):
     "An ONNX Runtime session as a module: uint8 images (and table rows) in, logits out, on the CPU"
@@ -580,12 +627,16 @@ class OrtModel(nn.Module):
 
 class OnnxBundle(Bundle):
     "A bundle scored by ONNX Runtime through its `model.onnx`, checked against `bundle.json`"
-    def __init__(self, meta:dict, path:Path, threads:int|None=None):
-        path = Path(path)
-        if 'onnx_sha256' not in meta: raise DataError(f"Bundle {path} has no ONNX model: export it with export_bundle(..., onnx=True)")
-        if not (path/'model.onnx').exists(): raise DataError(f'Bundle {path}: model.onnx is missing')
-        if _sha256_file(path/'model.onnx') != meta['onnx_sha256']:
-            raise DataError(f'Bundle {path}: model.onnx does not match the checksum in bundle.json (changed after export?)')
-        super().__init__(OrtModel(path/'model.onnx', threads), meta, path)
+    def __init__(self, meta:dict, path:Path, threads:int|None=None,
+                 int8=False, # the quantised `model.int8.onnx`
+                ):
+        path, (name, key, how) = Path(path), (('model.int8.onnx', 'onnx_int8_sha256', 'int8=True') if int8 else
+                                              ('model.onnx', 'onnx_sha256', 'onnx=True'))
+        if key not in meta: raise DataError(f"Bundle {path} has no {name}: export it with export_bundle(..., {how})")
+        if not (path/name).exists(): raise DataError(f'Bundle {path}: {name} is missing')
+        if _sha256_file(path/name) != meta[key]:
+            raise DataError(f'Bundle {path}: {name} does not match the checksum in bundle.json (changed after export?)')
+        super().__init__(OrtModel(path/name, threads), meta, path)
+        self.int8 = int8
     def inputs(self, xs:tuple) -> tuple: return tuple(xs)  # uint8 images and rows as they are: the graph normalises
-    def __repr__(self): return super().__repr__().replace('Bundle(', 'OnnxBundle(', 1)
+    def __repr__(self): return super().__repr__().replace('Bundle(', 'OnnxBundle(int8, ' if self.int8 else 'OnnxBundle(', 1)
