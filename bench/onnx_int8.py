@@ -4,8 +4,8 @@
    label smoothing 0.1) trained on fold 0 of `grouped_kfold(read_herlev(--data), k=5, seed=0)` (fold 0 tests, fold 1
    validates, the rest train: no slide in two splits), exported with `model.onnx`, then quantised two ways:
    - dynamic: int8 weights, activations quantised on the fly (`quantize_dynamic`, no calibration data);
-   - static: int8 weights per channel and uint8 activations with ranges calibrated (MinMax) on the validation cells,
-     QDQ format, after ONNX Runtime's pre-processing (`quant_pre_process`).
+   - static: the library's `quantize_onnx` (what `export_bundle(int8=...)` writes): int8 weights per channel and uint8
+     activations with ranges calibrated (MinMax) on the validation cells, QDQ format.
    On the held-out test slides: accuracy and macro F1 of each, the int8 − fp32 difference with a 95 % interval from a
    paired bootstrap over slides, how often the top class changes, and the largest probability change.
 2. Speed. The model alone on the same prepared uint8 images, at one batch size and the same threads: eager PyTorch,
@@ -38,18 +38,12 @@ def session(path, threads):
     return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
 
 def quantised(src:Path, calib:np.ndarray, bs:int) -> dict:
-    "`src` quantised dynamically and statically (calibrated on the uint8 images `calib`): {name: path}"
-    from onnxruntime.quantization import (quantize_dynamic, quantize_static, CalibrationDataReader, QuantFormat,
-                                          QuantType, CalibrationMethod)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-    class Reader(CalibrationDataReader):
-        def __init__(self): self.batches = iter([{'image': calib[i:i + bs]} for i in range(0, len(calib), bs)])
-        def get_next(self): return next(self.batches, None)
-    pre, dyn, sta = (src.with_name(src.stem + s) for s in ('.pre.onnx', '.int8-dynamic.onnx', '.int8-static.onnx'))
-    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)  # its symbolic pass fails on the exporter's graph
-    quantize_dynamic(str(pre), str(dyn), weight_type=QuantType.QInt8)
-    quantize_static(str(pre), str(sta), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+    "`src` quantised dynamically, and statically as the library does it (`quantize_onnx`, calibrated on `calib`): {name: path}"
+    from onnxruntime.quantization import quantize_dynamic, QuantType
+    from cervix_fastai.predictor import quantize_onnx
+    dyn, sta = (src.with_name(src.stem + s) for s in ('.int8-dynamic.onnx', '.int8-static.onnx'))
+    quantize_dynamic(str(src), str(dyn), weight_type=QuantType.QInt8)
+    quantize_onnx(src, sta, calib, bs)
     return {'int8 dynamic': dyn, 'int8 static': sta}
 
 def run(s, U, bs) -> np.ndarray:

@@ -123,9 +123,10 @@ def torchrun_cmd(nproc:int, # processes on this machine
 _FAILED = re.compile(r'^[EW]\d{4} .*(closing signal|failed \(exitcode)')  # the launcher's report that a process failed
 
 def quiet_errors(lines, # the processes' standard error, line by line
-                 write=sys.stderr.write):
+                 write=None, # where each line goes (default: this process's standard error)
+                ):
     "Pass `lines` on, each `error: ...` line once (every process says it), none of the launcher's failure report"
-    seen, report = set(), False
+    seen, report, write = set(), False, write or sys.stderr.write
     for line in lines:
         report = report or bool(_FAILED.match(line))
         if report or (line.startswith('error: ') and line in seen): continue
@@ -146,4 +147,4 @@ def _stopped_with(p:subprocess.Popen):
     prev = signal.signal(signal.SIGTERM, lambda *_: p.terminate()) if main else None
     try: yield
     finally:
-        if main: signal.signal(signal.SIGTERM, prev)
+        if main: signal.signal(signal.SIGTERM, signal.SIG_DFL if prev is None else prev)  # None: a handler set outside Python

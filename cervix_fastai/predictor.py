@@ -573,12 +573,10 @@ def _calibration(p:ModelPredictor, files, n=256) -> np.ndarray:
     if p.tab is not None: raise DataError('int8 export is for image models: a fusion model keeps its fp32 model.onnx')
     files = list(files)
     if not files: raise DataError('int8 needs calibration images: give image files (the validation split, say), or int8=True for a learner')
-    ims = []
-    for i in np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)):
-        try: ims.append(p.prepare(files[i]).numpy())
-        except Exception: pass  # an unreadable file calibrates nothing
+    pick = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int))]
+    ims = [xs[0] for xs, _, _ in p.batches(pick) if xs is not None]  # decoded as for scoring; an unreadable file calibrates nothing
     if not ims: raise DataError(f'int8: none of the {len(files)} calibration file(s) could be read as an image')
-    return np.stack(ims)
+    return torch.cat(ims).numpy()
 
 def _valid_files(learn) -> list:
     "The image files of a learner's validation split"
