@@ -6,19 +6,20 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/app.html.md"""
 
 # %% ../nbs/91_app.ipynb #7aec2a33
 from __future__ import annotations
-import os, shutil, socket, sys, tempfile
+import os, re, shutil, socket, sys, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
 from . import __version__
 from .core import DataError, is_image_file
 from .data import check_image
+from .features import cell_features, FEATURES, NUCLEUS
 from .preprocess import read_rgb
 from .predictor import Predictor, as_predictor
 from .gradcam import cam_files, overlay
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'MAX_FILES', 'MAX_UPLOAD', 'WARNING', 'load_model', 'describe', 'check_upload', 'classify', 'build_app',
+__all__ = ['MAX_PIXELS', 'MAX_FILES', 'MAX_UPLOAD', 'WARNING', 'describe', 'check_upload', 'mask_names', 'classify', 'build_app',
            'serve']
 
 # %% ../nbs/91_app.ipynb #adcef412
@@ -26,22 +27,11 @@ MAX_PIXELS = 25_000_000  # a cell crop is well under 1 megapixel; far above that
 MAX_FILES = 32  # images per request: the page stays responsive on a laptop
 MAX_UPLOAD = '100mb'  # per file, refused by Gradio before it is stored
 
-def load_model(path) -> Predictor:
-    "A bundle or ensemble folder, or a run folder of `run_job` (its ensemble, else its only member)"
-    path = Path(path).expanduser()
-    if (path/'results.json').is_file():  # a run folder
-        bundles = sorted((path/'train'/'bundles').glob('*/bundle.json'))
-        if (path/'ensemble').is_dir(): path = path/'ensemble'
-        elif len(bundles) == 1: path = bundles[0].parent
-        else: raise DataError(f'{path} is a run folder with no ensemble and {len(bundles)} bundles: name one of them')
-    if not path.is_dir(): raise DataError(f'{path} is not a bundle, ensemble or run folder')
-    return as_predictor(path)
-
 def describe(p:Predictor, path) -> str:
     "What the model is, in Markdown"
     members = p.members
     kind = f"ensemble of {', '.join(m.name for m in members)} ({p.how} vote)" if len(members) > 1 else members[0].name
-    tab = ' · uses each cell\'s measurements (upload its mask too)' if p.reads_rows else ''
+    tab = " · measures each cell from its mask: upload each image's mask with it" if p.reads_rows else ''
     return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n"
             f"cervix_fastai {__version__}")
 
@@ -65,19 +55,68 @@ def check_upload(path, # the uploaded file
     return None, (f'converted from {_MODES[mode]}' if mode in _MODES else None)
 
 # %% ../nbs/91_app.ipynb #dfcbec1e
-def _masks_dir(masks, req:Path, lines:list) -> Path|None:
-    "Uploaded masks, checked, saved as `<stem>.png` label images in the request's folder"
-    if not masks: return None
-    d = req/'masks'; d.mkdir()
-    for m in masks:
-        problem, _ = check_upload(m)
-        if problem: lines.append(f'**{Path(m).name}** (mask): {problem}; skipped.')
-        else: Image.open(m).convert('L').save(d/f'{Path(m).stem}.png')
-    return d
+def mask_names(stem='<name>') -> str:
+    "The mask files a fusion model reads for the image `<stem>.*`, named as the app matches them"
+    return (f'`{stem}-d.bmp` (a Herlev colour mask, any image type), `{stem}_cyt.dat` with `{stem}_nuc.dat` (SIPaKMeD '
+            f'boundaries) or `{stem}.png` (a label image: 0 background, 1 cytoplasm, 2 nucleus; or a colour mask)')
+
+def _mask_of(name:str) -> tuple[str, str]:
+    "`(image stem, kind)` of an uploaded mask's file name: kind 'herlev', 'dat' or 'same' (named like its image)"
+    p = Path(name)
+    if p.suffix.lower() == '.dat':
+        m = re.fullmatch(r'(.+)_(cyt|nuc(_\d+)?)', p.stem)
+        return (m[1] if m else p.stem), 'dat'
+    if p.stem.endswith('-d') and len(p.stem) > 2: return p.stem[:-2], 'herlev'
+    return p.stem, 'same'
+
+def _is_mask(f, stems:set) -> bool:
+    "Whether `f`, dropped among the images, is a mask: a `.dat` boundary file, or `<stem>-d.*` of an image `<stem>.*` there"
+    stem, kind = _mask_of(Path(f).name)
+    return kind == 'dat' or (kind == 'herlev' and stem in stems)
+
+def _place_mask(m, stem:str, kind:str, d:Path):
+    "Put the uploaded mask `m` of image `<stem>.*` into `d` where the feature readers look (see `mask_source`)"
+    if kind == 'dat': shutil.copyfile(m, d/Path(m).name); return
+    problem, _ = check_upload(m)
+    if problem: raise DataError(f'{Path(m).name}: {problem}')
+    with Image.open(m) as im: lab = np.asarray(im)
+    if lab.ndim == 3 and (lab[..., :3] == lab[..., :1]).all(): lab = lab[..., 0]  # a gray image stored as RGB
+    if kind == 'same' and lab.ndim == 2 and lab.max(initial=0) <= NUCLEUS:  # a label image
+        (d/'labels').mkdir(exist_ok=True)
+        Image.fromarray(lab.astype(np.uint8)).save(d/'labels'/f'{stem}.png')
+    else: Image.fromarray(read_rgb(m)).save(d/f'{stem}-d.bmp')  # Herlev's colour code, lossless, where `herlev_mask` looks
+
+def _measured(p:Predictor, files:list, masks:list, req:Path, lines:list) -> tuple[list, pd.DataFrame]:
+    "The images whose cell could be measured from a mask uploaded with it, and their `FEATURES` rows (for `with_features`)"
+    fusion = [m.name for m in p.members if m.tab is not None]
+    who = (f"the fusion model {fusion[0]}" if len(p.members) == 1 else
+           f"the ensemble's fusion member{'s' if len(fusion) > 1 else ''} {', '.join(fusion)}")
+    mine = {}
+    for m in masks: mine.setdefault(_mask_of(Path(m).name)[0], []).append(m)
+    rows, kept = {}, []
+    for i, f in enumerate(files):
+        name, stem = Path(f).name, Path(f).stem
+        if stem not in mine:
+            lines.append(f'**{name}**: not scored, because {who} measures each cell from its mask and none was uploaded with '
+                         f'this image: add {mask_names(stem)} to the masks.')
+            continue
+        d = req/'cells'/str(i); d.mkdir(parents=True)
+        cell = d/name
+        try: os.link(f, cell)
+        except OSError: shutil.copyfile(f, cell)
+        try:
+            for m in mine[stem]: _place_mask(m, stem, _mask_of(Path(m).name)[1], d)
+            feats = cell_features(cell, d/'labels' if (d/'labels').is_dir() else None)
+        except Exception as e:
+            why = str(e).replace(f'{cell}: ', '').replace(f'{d}{os.sep}', '') or type(e).__name__
+            lines.append(f'**{name}**: not scored, because its mask could not be measured ({why}).')
+            continue
+        rows[f] = {'path': f, **feats}; kept.append(f)
+    return kept, pd.DataFrame(list(rows.values()), columns=['path', *FEATURES])
 
 def classify(p:Predictor, # the model
              files:list, # uploaded file paths
-             masks:list|None=None, # fusion models: a mask per image, named like it
+             masks:list|None=None, # fusion models: the images' masks (see `mask_names`)
              work=None, # the folder in which the request's temporary folder is made (default: the system's)
              alpha=0.4, # overlay opacity
             ) -> tuple[dict, list, pd.DataFrame, str]:
@@ -85,7 +124,12 @@ def classify(p:Predictor, # the model
     lines, probs, gallery, rows = [], {}, [], []
     req = Path(tempfile.mkdtemp(dir=work))  # this request's own files, removed when it is answered
     try:
-        files = [str(f) for f in (files or [])]
+        files, masks = [str(f) for f in (files or [])], [str(m) for m in (masks or [])]
+        if p.reads_rows:
+            stems = {Path(f).stem for f in files}
+            masks += [f for f in files if _is_mask(f, stems)]
+            files = [f for f in files if not _is_mask(f, stems)]
+            lines += [f'**{Path(m).name}** (mask): matches no uploaded image; ignored.' for m in masks if _mask_of(Path(m).name)[0] not in stems]
         if not files: return {}, [], pd.DataFrame(columns=['file', 'prediction', *p.vocab]), 'Upload one or more cell images.'
         if len(files) > MAX_FILES: lines.append(f'Only the first {MAX_FILES} of {len(files)} files are scored.'); files = files[:MAX_FILES]
         good = []
@@ -95,8 +139,12 @@ def classify(p:Predictor, # the model
             else:
                 good.append(f)
                 if note: lines.append(f'{Path(f).name}: {note}.')
+        q = p
+        if good and p.reads_rows:
+            p.with_features()  # a fusion model that reads columns no mask gives: its one line, here
+            good, table = _measured(p, good, masks, req, lines)
+            q = p.with_features(table)
         if good:
-            q = p.with_features(mask_dir=_masks_dir(masks, req, lines)) if p.reads_rows else p
             res = cam_files(q, good)
             for f, e in res['skipped']: lines.append(f'**{Path(f).name}**: could not be scored ({e}); skipped.')
             for i, f in enumerate(res['files']):
@@ -125,7 +173,7 @@ def build_app(p:Predictor, path, work:Path):
         with gr.Row():
             with gr.Column():
                 files = gr.File(file_count='multiple', label='Cell images (PNG, BMP, JPEG, TIFF)', elem_id='upload')
-                masks = gr.File(file_count='multiple', label='Masks, named like their images (fusion model)', elem_id='masks', visible=fusion)
+                masks = gr.File(file_count='multiple', label=f"Masks (fusion model): {mask_names().replace('`', '')}", elem_id='masks', visible=fusion)
                 go = gr.Button('Classify', variant='primary', elem_id='classify')
                 msg = gr.Markdown(elem_id='messages')
             with gr.Column():
@@ -146,7 +194,7 @@ def serve(model, # a bundle, ensemble or run folder
     "Serve the page; with `block=False`, return `(app, url, close)`"
     try: import gradio
     except ImportError: raise DataError("The web app needs Gradio: pip install 'cervix_fastai[app]'") from None
-    p, work = load_model(model), Path(tempfile.mkdtemp(prefix='cervix_app_'))
+    p, work = as_predictor(model), Path(tempfile.mkdtemp(prefix='cervix_app_'))
     env = {k: os.environ.get(k) for k in ('GRADIO_TEMP_DIR', 'GRADIO_ANALYTICS_ENABLED')}
     os.environ.update(GRADIO_TEMP_DIR=str(work), GRADIO_ANALYTICS_ENABLED='False')  # Gradio's upload cache: inside the folder removed at the end
     app = None

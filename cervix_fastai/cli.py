@@ -11,7 +11,7 @@ from pathlib import Path
 from fastcore.script import anno_parser, store_true
 from typing import Annotated
 from . import __version__
-from .core import DataError, cli_errors
+from .core import DataError, cli_errors, user_path
 
 # %% auto #0
 __all__ = ['COMMANDS', 'divide', 'preprocess', 'augment', 'features', 'train', 'ensemble', 'report', 'run', 'serve', 'command',
@@ -27,15 +27,16 @@ def divide(src:str, # a SIPaKMeD, Herlev or class-folder tree, or a CSV manifest
            fracs:str='0.6,0.2,0.2', # shares of train, valid and test
            seed:int=42, # the same seed and data give the same split
            tree:Annotated[str, dict(choices=['none', 'symlink', 'copy'])]='none', # also write dest/<split>/<class>/ as links or copies
+           group_pat:str=None, # a regex on each file name whose first group is its slide, e.g. '^(\d+)_' (default: the layout's own, a CSV's group column, else each image alone)
            overwrite:store_true=False, # replace an earlier division in DEST (only what cervix_fastai wrote there)
            debug:store_true=False, # show the traceback of an error
           ):
     "Divide a data set by slide into train/valid/test; the originals are never moved or changed"
     with cli_errors(debug):
-        from cervix_fastai.data import read_dataset, divide_dataset, split_summary
-        df = divide_dataset(read_dataset(src), dest, _frac_list(fracs), seed, None if tree == 'none' else tree, overwrite)
+        from cervix_fastai.data import read_dataset, divide_dataset, split_summary, division_line
+        df = divide_dataset(read_dataset(src, group_pat=group_pat), user_path(dest), _frac_list(fracs), seed, None if tree == 'none' else tree, overwrite)
         print(split_summary(df).to_string())
-    print(f'{len(df)} cells divided; manifest: {Path(dest).resolve()/"manifest.csv"}')
+    print(f'{len(df)} cells {division_line(df)}; manifest: {user_path(dest)/"manifest.csv"}')
 
 def preprocess(src:str, # folder of images (any depth, e.g. class folders)
                dest:str, # output folder (created; PNGs at the same relative paths)
@@ -49,7 +50,7 @@ def preprocess(src:str, # folder of images (any depth, e.g. class folders)
     with cli_errors(debug):
         from cervix_fastai.preprocess import preprocess_folder
         st = preprocess_folder(src, dest, [s for s in steps.split(',') if s], workers, masks, overwrite)
-    print(', '.join(f'{n} {k}' for k, n in st.status.value_counts().items()) + f'; in {Path(dest).resolve()}')
+    print(', '.join(f'{n} {k}' for k, n in st.status.value_counts().items()) + f'; in {user_path(dest)}')
 
 def augment(manifest:str, # a divided manifest (CSV with a `split` column)
             dest:str, # folder for the copies and the extended manifest.csv
@@ -69,7 +70,7 @@ def augment(manifest:str, # a divided manifest (CSV with a `split` column)
         od = OutDir(dest, kind='augmented', params=dict(ops=list(ops_), seed=seed))
         _write_manifest(ext, od)
         od.finish()
-    print(f"{int(ext.source.notna().sum())} copies; extended manifest: {Path(dest).resolve()/'manifest.csv'}")
+    print(f"{int(ext.source.notna().sum())} copies; extended manifest: {user_path(dest)/'manifest.csv'}")
 
 def features(src:str, # a data folder or a CSV manifest
              out:str='features.csv', # the table to write (also read as a cache: cells measured before are not measured again)
@@ -86,7 +87,7 @@ def features(src:str, # a data folder or a CSV manifest
         if inside: raise DataError(f'The output file {out} lies inside the source {inside[0]}: write it elsewhere')
         df = features_manifest(df, cache=out, mask_dir=mask_dir, align=align)
     print(f"{len(df) - len(df.attrs['no_features'])} cells measured, {len(df.attrs['no_features'])} without a usable mask; "
-          f'table: {Path(out).resolve()}')
+          f'table: {user_path(out)}')
 
 # %% ../nbs/92_cli.ipynb #5424e3d1
 def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw data folder (divided 60/20/20)
@@ -124,7 +125,7 @@ def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw
         df = load_manifest(data, seed=seed)
         b = fit_member(df, arch, run_dir, bundle, fit=fit_fusion if fusion else fit_backbone, epochs=epochs, lr=lr, size=size, bs=bs, pretrained=pretrained or weights is not None,
                        weights=weights, class_weights=class_weights, resume=resume, seed=seed, threads=threads, distributed=launched(), onnx=onnx, int8=int8)
-    if is_main(): print(f'bundle: {b.path.resolve()} (temperature {b.temperature:.2f}); training log: {Path(run_dir).resolve()/"history.csv"}')
+    if is_main(): print(f'bundle: {b.path.resolve()} (temperature {b.temperature:.2f}); training log: {user_path(run_dir)/"history.csv"}')
 
 def ensemble(data:str, # a divided manifest (CSV) or folder
              archs:str='resnet18,resnet50', # backbones, comma-separated: one member each
@@ -167,6 +168,7 @@ def _setting(kv:str) -> tuple:
     import yaml
     if '=' not in kv: raise DataError(f'--set takes key=value, got {kv!r}')
     k, v = kv.split('=', 1)
+    if k.strip() in ('data', 'out', 'weights', 'group_pat'): return k.strip(), v.strip() or None  # as typed: `~` is a home folder, not YAML's null
     return k.strip(), yaml.safe_load(v) if v.strip() else None
 
 def run(config:Annotated[str, dict(opt=False, nargs='?')]=None, # a YAML file of settings (see the list below; default: all defaults)
@@ -174,7 +176,8 @@ def run(config:Annotated[str, dict(opt=False, nargs='?')]=None, # a YAML file of
         out:str=None, # the run folder (default: runs/demo, or runs/<data folder name>)
         resume:store_true=False, # go on with a killed run of the same settings in OUT
         until:str=None, # stop after this stage (see the stages below)
-        overwrite:store_true=False, # replace an unfinished run in OUT (a finished one is always replaced)
+        group_pat:str=None, # a regex on each file name whose first group is its slide (the setting group_pat)
+        overwrite:store_true=False, # replace the run in OUT (without it a finished run is kept: a new run folder OUT-2 unless OUT was named)
         set:Annotated[str, dict(action='append', metavar='KEY=VALUE')]=None, # one setting, e.g. --set epochs=3 (repeatable)
         quiet:store_true=False, # no stage lines or progress bars
         debug:store_true=False, # show the traceback of an error
@@ -184,7 +187,7 @@ def run(config:Annotated[str, dict(opt=False, nargs='?')]=None, # a YAML file of
         import matplotlib; matplotlib.use('Agg')
         from cervix_fastai.job import run_job
         kw = dict(_setting(s) for s in set or [])
-        kw.update({k: v for k, v in dict(data=data, out=out).items() if v is not None})
+        kw.update({k: v for k, v in dict(data=data, out=out, group_pat=group_pat).items() if v is not None})
         res = run_job(config, resume=resume, until=until, overwrite=overwrite, progress=not quiet, **kw)
     for name, m in res.get('test', {}).items():
         print(f"{name:>20}: accuracy {m['accuracy']:.3f} ({m['accuracy_ci95'][0]:.3f}-{m['accuracy_ci95'][1]:.3f}), "

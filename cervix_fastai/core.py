@@ -6,16 +6,17 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b81bd93f
 from __future__ import annotations
-import errno, json, os, stat, sys, tempfile, warnings
+import errno, json, os, re, stat, sys, tempfile, time, warnings, weakref
 from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd
-from fastprogress.fastprogress import progress_bar
+from fastprogress.fastprogress import progress_bar, IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['RECORD', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'DataError', 'atomic_write', 'safe_name', 'as_text', 'fit_name', 'check_apart',
-           'OutDir', 'is_image_file', 'is_hidden', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message',
-           'image_files', 'cli_errors', 'maybe_progress']
+__all__ = ['RECORD', 'LOCK', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'MASK', 'NOT_UTF8', 'DataError', 'atomic_write', 'safe_name',
+           'as_text', 'shown', 'group_key', 'user_path', 'fit_name', 'check_apart', 'OutDir', 'is_image_file',
+           'is_hidden', 'upright', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message', 'noisy', 'image_files',
+           'cut', 'cli_errors', 'maybe_progress', 'on_screen', 'plain_progress']
 
 # %% ../nbs/00_core.ipynb #8dc6cbeb
 class DataError(ValueError):
@@ -65,6 +66,24 @@ def as_text(v) -> str|None:
     if hasattr(v, 'item') and not isinstance(v, (str, bytes)): return as_text(v.item())  # NumPy scalars
     return str(v)
 
+# %% ../nbs/00_core.ipynb #bc24350a
+def shown(path) -> str:
+    "`path` as text that prints and writes to UTF-8 anywhere: bytes of a name that is not UTF-8 as `\\xe9`"
+    return os.fsencode(str(path)).decode('utf-8', 'backslashreplace')
+
+def group_key(v) -> str|None:
+    "A slide (group) as one key: text, stripped, whole numbers without `.0` (`12`, `'12'`, `12.0`, `' 12'` are one slide)"
+    s = as_text(v)
+    if s is None: return None
+    s = s.strip()
+    if re.fullmatch(r'\d+\.0*', s): s = s.split('.')[0]  # what Excel writes for 12
+    return s or None
+
+def user_path(p) -> Path|None:
+    "A path given by a user (argument, config value): `~` expanded, relative to the working directory, absolute"
+    return None if p is None or str(p) == '' else Path(os.path.abspath(Path(str(p)).expanduser()))
+
+
 # %% ../nbs/00_core.ipynb #c0a11b20
 def fit_name(name:str, # a file name (no folder)
              limit=200, # bytes: under the usual 255, leaving room for a temporary name's prefix and suffix
@@ -110,6 +129,44 @@ def _read_record(f:Path) -> dict:
 
 def _is_temp(p:Path) -> bool: return p.name.startswith('.') and '.tmp' in p.name  # a write `atomic_write` did not finish
 
+LOCK = '.cervix_fastai.lock'
+_locks = {}  # folder → [open lock file, holders in this process]
+
+def _lock(root:Path, what:str) -> str:
+    "Take the folder's write lock (once per process, counted), or raise naming the process that holds it"
+    key = os.path.realpath(root)
+    if key in _locks: _locks[key][1] += 1; return key
+    try: import fcntl
+    except ImportError: return key  # no advisory locks (Windows): one writer is the user's to ensure
+    while True:
+        fd = os.open(root/LOCK, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o666)  # never through a link
+        f = os.fdopen(fd, 'r+')
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            who = f.read().strip()[:300] or 'unknown'
+            f.close()
+            raise DataError(f'The {what} {root} is being written by another cervix_fastai process ({who}): '
+                            'wait for it to end, or choose another folder') from None
+        try: same = os.stat(root/LOCK, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError: same = False
+        if same: break
+        f.close()  # its holder removed it as we opened it: take the new one
+    f.seek(0); f.truncate()
+    f.write(f"pid {os.getpid()}: {' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200]}, since {time.strftime('%H:%M:%S')}")
+    f.flush()
+    _locks[key] = [f, 1, root/LOCK]
+    return key
+
+def _unlock(key:str, locks=_locks):
+    "Let go of one hold on a folder's lock; the last one closes it (the kernel drops it too when the process dies)"
+    if key not in locks: return
+    locks[key][1] -= 1
+    if locks[key][1] > 0: return
+    f, _, path = locks.pop(key)
+    try: os.unlink(path)  # removed while still held, so nobody takes a file on its way out
+    except OSError: pass
+    f.close()
+
 class OutDir:
     "A destination folder and the record of the files the library wrote in it (see the rules above)"
     def __init__(self, root, # the destination (created)
@@ -126,6 +183,9 @@ class OutDir:
         if rec and rec.get('kind') != kind:
             raise DataError(f"The {what} {self.root} holds cervix_fastai's {rec.get('kind')!r} output, not {kind!r}: choose another folder")
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(self.root, what)  # one writer at a time; released at `finish`, when the object goes, or with the process
+        self._release = weakref.finalize(self, _unlock, self._lock)
+        rec = _read_record(self.root/RECORD) if (self.root/RECORD).exists() else {}  # again: as the lock holder sees it
         self.files, self.complete, self.old_params = set(rec.get('files', [])), bool(rec.get('complete', False)), rec.get('params')
 
     @property
@@ -141,7 +201,7 @@ class OutDir:
     def foreign(self) -> list[Path]:
         "Entries of the destination the library did not write (its record and unfinished temporary files left out)"
         tops = {f.split('/')[0] for f in self.files}
-        return [p for p in self.root.iterdir() if p.name != RECORD and p.name not in tops and not _is_temp(p)]
+        return [p for p in self.root.iterdir() if p.name not in (RECORD, LOCK) and p.name not in tops and not _is_temp(p)]
 
 # %% ../nbs/00_core.ipynb #c0a11b07
 def _make_dirs(root:Path, rel_dir:Path):
@@ -210,8 +270,9 @@ def clear(self:OutDir):
 
 @patch
 def finish(self:OutDir):
-    "Mark the run that wrote the destination as finished"
+    "Mark the run that wrote the destination as finished, and let another writer in"
     self._save(complete=True)
+    self._release()
 
 # %% ../nbs/00_core.ipynb #82ea1ded
 IMG_EXTS = ('.bmp', '.jpg', '.jpeg', '.png', '.tif', '.tiff')
@@ -224,13 +285,26 @@ def is_hidden(path) -> bool:
     "Whether a file or folder name starts with `.` or `_` (checkpoints, system files, folders set aside)"
     return Path(path).name.startswith(('.', '_'))
 
+# %% ../nbs/00_core.ipynb #7b2f2e58
+def upright(im):
+    "A PIL image as it is meant to be seen: its EXIF orientation (a phone's or a scanner's \"rotate 90°\" tag) applied"
+    from PIL import ImageOps
+    return ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im
+
 # %% ../nbs/00_core.ipynb #63c3dc46
 def class_dirs(root, # a folder with one sub-folder per class
                required=True, # raise when there is none
               ) -> list[Path]:
-    "The class sub-folders of `root`, sorted by name, hidden ones left out"
+    "The class sub-folders of `root`, sorted by name, hidden ones left out; names alike but for case or spaces are named in a warning"
     root = Path(root)
     dirs = sorted(d for d in root.iterdir() if d.is_dir() and not is_hidden(d))
+    bad = [d for d in dirs if not _utf8(d.name)]
+    if bad: warnings.warn(f'Left out {len(bad)} class folder(s) of {shown(root)} whose names are not valid UTF-8, e.g. {shown(bad[0].name)!r}: rename them', stacklevel=2)
+    dirs = [d for d in dirs if _utf8(d.name)]
+    alike = pd.Series([d.name for d in dirs], dtype=object).groupby([d.name.strip().casefold() for d in dirs]).agg(list)
+    for names in alike[alike.map(len) > 1]:
+        warnings.warn(f'Class folders {names} of {root} differ only by case or spaces: they are read as {len(names)} classes; '
+                      'merge or rename them if they are one', stacklevel=2)
     if required and not dirs: raise DataError(f'{root} holds no class folders')
     return dirs
 
@@ -243,6 +317,14 @@ def is_mask(path, names) -> bool:
     p = Path(path)
     if not (is_image_file(p) and p.stem.lower().endswith('-d')): return False
     return any(Path(n).stem == p.stem[:-2] and is_image_file(n) for n in names)
+
+def _utf8(name:str) -> bool:
+    "Whether a name read from the disk is valid UTF-8 (Python holds other bytes as lone surrogates, which no CSV or JSON can write)"
+    try: name.encode('utf-8'); return True
+    except UnicodeEncodeError: return False
+
+MASK = 'a segmentation mask'  # left out on purpose, reported apart from files that could not be used
+NOT_UTF8 = 'its name is not valid UTF-8 (rename it)'
 
 def _why_not(p:Path) -> str|None:
     "Why the entry `p` (an image by its name) cannot be read as a file, or None"
@@ -262,12 +344,13 @@ def scan_tree(folder, # where to look
     for d, subs, names in os.walk(folder):
         d = Path(d)
         for s in [s for s in subs if recurse and not is_hidden(s) and (d/s).is_symlink()]: left.append((str(d/s), 'a linked folder (not followed)'))
-        subs[:] = sorted(s for s in subs if recurse and not is_hidden(s) and not (d/s).is_symlink())
+        for s in [s for s in subs if recurse and not is_hidden(s) and not _utf8(s)]: left.append((str(d/s), f'a folder: {NOT_UTF8}'))
+        subs[:] = sorted(s for s in subs if recurse and not is_hidden(s) and not (d/s).is_symlink() and _utf8(s))
         for n in names:
             p, ext = d/n, Path(n).suffix.lower()
             if n.startswith('.') or not (ext in IMG_EXTS or ext in OTHER_IMG_EXTS): continue
-            why = (f'image type {ext} is not read (it reads {", ".join(IMG_EXTS)})' if ext in OTHER_IMG_EXTS
-                   else _why_not(p) or ('a segmentation mask' if not masks and is_mask(n, names) else None))
+            why = (NOT_UTF8 if not _utf8(n) else f'image type {ext} is not read (it reads {", ".join(IMG_EXTS)})' if ext in OTHER_IMG_EXTS
+                   else _why_not(p) or (MASK if not masks and is_mask(n, names) else None))
             if why: left.append((str(p), why))
             else: keep.append(p)
     return sorted(keep), sorted(left)
@@ -275,10 +358,14 @@ def scan_tree(folder, # where to look
 def left_out_message(left, # `(path, reason)` pairs
                      where, # the folder, for the message
                     ) -> str:
-    "One line per reason with its count, then a few of the paths"
+    "One line per reason with its count, then a few of the paths (printable, whatever bytes their names hold)"
     counts = pd.Series([w for _, w in left]).value_counts() if left else []
-    lines = [f'  {n} × {w}' for w, n in counts.items()] + [f'  e.g. {p}: {w}' for p, w in left[:5]]
-    return f'Left out {len(left)} file(s) under {where}:\n' + '\n'.join(lines)
+    lines = [f'  {n} × {w}' for w, n in counts.items()] + [f'  e.g. {shown(p)}: {w}' for p, w in left[:5]]
+    return f'Left out {len(left)} file(s) under {shown(where)}:\n' + '\n'.join(lines)
+
+def noisy(left) -> list:
+    "The entries of `left` worth a warning: all but the masks, which a Herlev-style folder holds by design"
+    return [(p, w) for p, w in left if w != MASK]
 
 def image_files(folder, # where to look
                 recurse=True, # also in sub-folders (hidden ones skipped)
@@ -287,14 +374,25 @@ def image_files(folder, # where to look
                ) -> list[Path]:
     "Image files in `folder`, sorted, none from a hidden file or folder, with masks, links to nothing and the like left out"
     keep, left = scan_tree(folder, recurse, masks)
-    if left and report: warnings.warn(left_out_message(left, folder), stacklevel=2)
+    if noisy(left) and report: warnings.warn(left_out_message(noisy(left), folder), stacklevel=2)
     return keep
 
 # %% ../nbs/00_core.ipynb #c0a11b17
+def cut(s:str, n=300) -> str:
+    "`s` cut to `n` characters, saying how much was left out (an echoed value can be gigabytes)"
+    s = str(s)
+    return s if len(s) <= n else f'{s[:n]}… ({len(s) - n:,} more characters)'
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    "A warning as a console script shows it: `warning: <message>`, without the library's source line"
+    print(f'warning: {cut(str(message), 2000)}', file=file or sys.stderr)
+
 @contextmanager
 def cli_errors(debug=False, # re-raise, with the traceback
               ):
-    "Run a console script's body: bad input ends it with one line on stderr and exit status 1"
+    "Run a console script's body: bad input ends it with one line on stderr and exit status 1; warnings as `warning: ...`"
+    show = warnings.showwarning
+    if not debug: warnings.showwarning = _one_line_warning
     try: yield
     except KeyboardInterrupt:
         if debug: raise
@@ -304,8 +402,9 @@ def cli_errors(debug=False, # re-raise, with the traceback
         if debug: raise
         why = str(e).strip().splitlines()[0] if str(e).strip() else ''
         if not why or not isinstance(e, (ValueError, OSError)): why = f'{type(e).__name__}: {why}'.rstrip(': ')  # a DataError's message says it all
-        print(f'error: {why} (--debug shows the traceback)', file=sys.stderr)
+        print(f'error: {cut(why)} (--debug shows the traceback)', file=sys.stderr)
         sys.exit(1)
+    finally: warnings.showwarning = show
 
 # %% ../nbs/00_core.ipynb #c220f40c
 def maybe_progress(items, # a sized iterable (or pass `total`)
@@ -314,7 +413,26 @@ def maybe_progress(items, # a sized iterable (or pass `total`)
                    auto=1000, # the size above which `progress=None` shows a bar
                    leave=False, # keep the bar once done
                   ):
-    "`items`, wrapped in a progress bar when asked"
+    "`items`, wrapped in a progress bar when asked (plain lines when the output is a file or a pipe, not a terminal)"
     n = total if total is not None else len(items)
     show = (n > auto) if progress is None else bool(progress)
-    return progress_bar(items, total=n, leave=leave) if show and n else items
+    if not (show and n): return items
+    return progress_bar(items, total=n, leave=leave) if on_screen() else plain_progress(items, n)
+
+def on_screen(out=None) -> bool:
+    "Whether `out` (default: stdout) draws progress bars: a terminal or a notebook's own output, not a file or a pipe"
+    out = out or sys.stdout
+    if IN_NOTEBOOK and type(out).__module__.split('.')[0] == 'ipykernel': return True
+    try: return out.isatty()
+    except (AttributeError, ValueError): return False  # closed, or no such method
+
+def plain_progress(items, # an iterable
+                   total:int, # its length
+                   every=10, # a line each time this share (%) more is done
+                   out=None, # where the lines go (default: stdout)
+                  ):
+    "`items`, with a line `k/total (p %)` at each `every` % and at the end: a log file gets lines, not bar characters"
+    out, step, t0 = out or sys.stdout, max(1, total * every // 100), time.perf_counter()
+    for i, x in enumerate(items, 1):
+        yield x
+        if i % step == 0 or i == total: print(f'  {i}/{total} ({100 * i // total} %, {time.perf_counter() - t0:.0f} s)', file=out, flush=True)

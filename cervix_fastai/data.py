@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
 from .core import (DataError, IMG_EXTS, is_image_file, class_dirs, image_files, maybe_progress, atomic_write,
-                                scan_tree, left_out_message, safe_name, OutDir, as_text)
+                                scan_tree, left_out_message, safe_name, OutDir, as_text, group_key, noisy, shown, upright)
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'SPLITS', 'SIPAKMED_CLASSES', 'SIPAKMED_BINARY', 'HERLEV_CLASSES', 'HERLEV_BINARY', 'check_image',
            'scan_images', 'make_manifest', 'read_folder', 'read_sipakmed', 'herlev_mask', 'read_herlev',
-           'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak', 'split_summary', 'source_roots',
-           'divide_dataset', 'grouped_kfold', 'read_split_tree', 'load_manifest', 'show_class_grid']
+           'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak', 'split_summary', 'slides_known',
+           'division_line', 'source_roots', 'divide_dataset', 'grouped_kfold', 'read_split_tree', 'load_manifest',
+           'show_class_grid']
 
 # %% ../nbs/01_data.ipynb #532db7f9
 MANIFEST_COLS = ('path', 'label', 'group', 'dataset')
@@ -69,7 +70,7 @@ def make_manifest(recs, # `(path, label, group)` per image
     df = pd.DataFrame(list(recs), columns=list(MANIFEST_COLS[:3])).assign(dataset=dataset, **extra)
     ok, bad = scan_images(df.path, check=check)
     if bad: df = df[df.path.map(str).isin(set(map(str, ok)))]
-    df = df.assign(path=df.path.map(os.path.abspath), group=df.group.map(str)).sort_values('path', ignore_index=True)
+    df = df.assign(path=df.path.map(os.path.abspath), group=[group_key(g) or str(p) for g, p in zip(df.group, df.path)]).sort_values('path', ignore_index=True)
     df.attrs['skipped'] = bad
     return df
 
@@ -92,7 +93,7 @@ def _images_in(d:Path, left:list, recurse=True, keep=None) -> list[Path]:
 
 def _finish(df, root, left, classes):
     "Record the reader's root, classes and left-out files; stop if no usable image (or class) is left"
-    if left: warnings.warn(left_out_message(left, root), stacklevel=3)
+    if noisy(left): warnings.warn(left_out_message(noisy(left), root), stacklevel=3)
     df.attrs.update(root=str(Path(root).resolve()), classes=classes, left_out=left)
     if df.empty: raise DataError(f'No usable image under {root}')
     missing = set(classes) - set(df.label)
@@ -114,11 +115,12 @@ def read_folder(root, # folder with one sub-folder per class
     def refuse(f):
         if exclude is not None and exclude(f): return 'excluded'
         if group_pat is not None and re.search(group_pat, f.name) is None: return f'no slide: group_pat {group_pat!r} does not match'
-    for d in class_dirs(root):
+    dirs = class_dirs(root)
+    for d in dirs:
         for f in _images_in(d, left, keep=refuse):
             m = None if group_pat is None else re.search(group_pat, f.name)
             recs.append((f, d.name, str(f.relative_to(root)) if m is None else m.group(1) if m.groups() else m.group(0)))
-    return _finish(make_manifest(recs, dataset or root.name, check=check), root, left, [d.name for d in class_dirs(root)])
+    return _finish(make_manifest(recs, dataset or root.name, check=check), root, left, [d.name for d in dirs])
 
 # %% ../nbs/01_data.ipynb #13c739c2
 _SIPAK_CROP = re.compile(r'^(\d+)_(\d+)$')
@@ -163,10 +165,11 @@ def read_herlev(root, # folder holding the seven class folders
                 binary=False, # labels normal/abnormal instead of the seven classes
                 check=True, # decode every image and skip bad ones
                 dataset='herlev',
+                group_pat=r'^([^-.]+)', # the slide in a file name (Herlev's: `<id1>-<id2>.BMP`)
                ) -> pd.DataFrame:
     "Manifest of Herlev (original `.BMP` or `.jpg` copy); `group` is `<id1>`, the source slide image"
     root = _existing_dir(root)
-    df = read_folder(root, group_pat=r'^([^-.]+)', dataset=dataset, check=check)
+    df = read_folder(root, group_pat=group_pat, dataset=dataset, check=check)
     attrs = dict(df.attrs)
     if binary:
         unknown = sorted(set(df.label) - set(HERLEV_BINARY))
@@ -214,6 +217,10 @@ def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `
     if 'group' not in df.columns:
         if labels: warnings.warn(f'{csv} has no `group` column: each image is its own group, so cells of one slide may land in two splits')
         df['group'] = df.path
+    df['group'] = [group_key(g) for g in df.group]  # `12`, `12.0` and `" 12"`: one slide
+    if df.group.isna().any():
+        if labels: warnings.warn(f'{csv}: no group on line(s) {_lines(df.group.isna())}: each of those images is its own group')
+        df['group'] = df.group.fillna(df.path)
     if 'dataset' not in df.columns: df['dataset'] = csv.stem
     df['label'] = pd.Series([as_text(l) for l in df.label] if 'label' in df.columns else None, df.index, dtype=object)
     ok, bad = scan_images(df.path, check=check)
@@ -222,19 +229,40 @@ def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `
     return df
 
 # %% ../nbs/01_data.ipynb #4ef8685c
+def _groups_from_names(df:pd.DataFrame, group_pat:str, where) -> pd.DataFrame:
+    "`df` with `group` taken from each file name by `group_pat` (its first group, or the match)"
+    try: pat = re.compile(group_pat)
+    except re.error as e: raise DataError(f'group_pat {group_pat!r} is not a regular expression: {e}') from None
+    ms = [pat.search(Path(p).name) for p in df.path]
+    miss = [p for p, m in zip(df.path, ms) if m is None]
+    if miss: raise DataError(f'group_pat {group_pat!r} finds no slide in {len(miss)} file name(s) of {where}, e.g. {Path(miss[0]).name!r}')
+    out = df.assign(group=[group_key(m.group(1) if m.groups() else m.group(0)) for m in ms])
+    out.attrs = dict(df.attrs)
+    return out
+
 def read_dataset(src, # a CSV manifest, a SIPaKMeD folder, a Herlev folder or any class-per-folder tree
+                 group_pat:str|None=None, # a regex on each file name whose first group (or match) is its slide; None: the layout's own, or a CSV's `group` column
                  **kwargs # passed to the reader
                 ) -> pd.DataFrame:
     "Manifest of `src`, whichever of the known layouts it has"
-    src = Path(src)
-    if src.suffix.lower() == '.csv': return read_manifest(src, **kwargs)
+    src = Path(src).expanduser()
+    if src.suffix.lower() == '.csv':
+        df = read_manifest(src, **kwargs)
+        if group_pat is None: return df
+        if 'group' in pd.read_csv(src, nrows=0).columns: raise DataError(f'{src} has a `group` column and group_pat was given too: use one')
+        return _groups_from_names(df, group_pat, src)
     root = _existing_dir(src)
-    try: _sipakmed_class_dirs(root); return read_sipakmed(root, **kwargs)
+    try:
+        _sipakmed_class_dirs(root)
+        if group_pat is not None: raise DataError('group_pat: SIPaKMeD names its slides (NNN_MM: cluster NNN); it takes no pattern')
+        return read_sipakmed(root, **kwargs)
     except DataError as e:
         if 'im_<Class>' not in str(e): raise
-    names = {d.name for d in class_dirs(root)}
-    if names <= set(HERLEV_CLASSES) and len(names) > 1: return read_herlev(root, **kwargs)
-    return read_folder(root, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # the reader below says what it finds odd in the class folders, once
+        names = {d.name for d in class_dirs(root)}
+    if names <= set(HERLEV_CLASSES) and len(names) > 1: return read_herlev(root, **kwargs, **({} if group_pat is None else dict(group_pat=group_pat)))
+    return read_folder(root, group_pat=group_pat, **kwargs)
 
 # %% ../nbs/01_data.ipynb #8b03bc5a
 def _gap(N, T, w):
@@ -249,7 +277,7 @@ def assign_groups(labels, # class of each row
                   passes=10, # improvement passes after the greedy placement
                  ) -> np.ndarray:
     "Index of the part each row goes to: whole groups per part, class shares close to `fracs`"
-    labels, groups = pd.Series(np.asarray(labels)).astype(str), pd.Series(np.asarray(groups)).astype(str)
+    labels, groups = pd.Series(np.asarray(labels)).astype(str), pd.Series([group_key(g) or '' for g in groups], dtype=object)
     fr = np.asarray(fracs, float)
     if (fr <= 0).any() or len(fr) < 2: raise ValueError(f'fracs must be two or more positive numbers, got {list(fracs)}')
     fr = fr / fr.sum()
@@ -284,8 +312,8 @@ def assign_groups(labels, # class of each row
 def check_no_leak(df:pd.DataFrame, # manifest with `group` and `col`
                   col='split', # the column that names the part
                  ) -> pd.DataFrame:
-    "Raise if any group has rows in two parts of `col`; return `df`"
-    n = df.groupby('group')[col].nunique()
+    "Raise if any group (a slide, however it is written) has rows in two parts of `col`; return `df`"
+    n = df[col].groupby(df.group.map(group_key).to_numpy()).nunique()
     leaks = n[n > 1]
     if len(leaks): raise DataError(f'{len(leaks)} group(s) appear in more than one {col}, e.g. {list(leaks.index[:5])}')
     return df
@@ -300,8 +328,20 @@ def split_summary(df:pd.DataFrame, # manifest with `label`, `group` and `col`
     counts.loc['all'] = counts.sum()
     pct = counts.div(counts.sum(1), axis=0).mul(100).round(1).add_suffix(' %')
     res = pd.concat([counts, pct], axis=1)
-    res.loc['groups'] = list(df.groupby(col).group.nunique().reindex(parts)) + [np.nan] * len(parts)
+    row = 'slides' if slides_known(df) else 'images (slides unknown)'
+    res.loc[row] = list(df.groupby(col).group.nunique().reindex(parts)) + [np.nan] * len(parts)
     return res
+
+def slides_known(df:pd.DataFrame) -> bool:
+    "Whether the manifest's groups are slides: not when every group holds one image (a reader that found no slide in the names)"
+    return len(df) > 0 and df.group.map(group_key).nunique() < len(df)
+
+def division_line(df:pd.DataFrame) -> str:
+    "One sentence that says how `df` was divided, and never claims slides that are not known"
+    if slides_known(df):
+        return f'divided by slide ({df.group.map(group_key).nunique()} slides): no slide has cells in two splits'
+    return (f'divided by image: the slides are not known (each of the {len(df)} images is its own group), so cells of one '
+            'slide may be in two splits and the test scores may be optimistic; give the slide pattern (group_pat) or a group column')
 
 # %% ../nbs/01_data.ipynb #c8e3ffaf
 def source_roots(df:pd.DataFrame) -> list[Path]:
@@ -373,8 +413,10 @@ def divide_dataset(df:pd.DataFrame, # manifest with `path`, `label`, `group`
     _check_rows(df)
     for l in df.label.unique() if tree else []: safe_name(l, 'label')  # labels become folder names: all checked first
     used = np.array(SPLITS)[fr > 0]  # a zero share: no such split (e.g. train/valid only, for an external test set)
-    out = df.assign(split=used[assign_groups(df.label, df.group, fr[fr > 0], seed=seed)])
-    out.attrs = dict(df.attrs)
+    out = df.assign(group=[group_key(g) or str(p) for g, p in zip(df.group, df.path)])  # one key per slide, however it was written
+    out = out.assign(split=used[assign_groups(out.label, out.group, fr[fr > 0], seed=seed)])
+    out.attrs = dict(df.attrs, by_slide=slides_known(out))
+    if not out.attrs['by_slide']: warnings.warn(division_line(out)[0].upper() + division_line(out)[1:], stacklevel=2)
     check_no_leak(out)
     _warn_missing(out)
     if dest is not None:
@@ -438,7 +480,7 @@ def show_class_grid(df:pd.DataFrame, # manifest
             ax.set_xticks([]); ax.set_yticks([])
             for s in ax.spines.values(): s.set_visible(False)
             if i < len(pick):
-                with Image.open(pick.path.iloc[i]) as im: ax.imshow(im.convert('RGB'))
+                with Image.open(pick.path.iloc[i]) as im: ax.imshow(upright(im).convert('RGB'))
             if i == 0: ax.set_ylabel(f'{c}\n({len(rows)})', rotation=0, ha='right', va='center', fontsize=9)
     if title: fig.suptitle(title)
     fig.tight_layout()

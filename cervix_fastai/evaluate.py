@@ -6,16 +6,16 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/evaluate.html.md"""
 
 # %% ../nbs/08_evaluate.ipynb #321e2c7d
 from __future__ import annotations
-import json
+import json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import sklearn.metrics as skm
 from .core import OutDir
 
 # %% auto #0
-__all__ = ['ece', 'bootstrap_ci', 'metrics', 'roll_up', 'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_history',
-           'plot_roc', 'plot_reliability', 'report', 'file_draws', 'aps_scores', 'conformal_threshold',
-           'prediction_sets', 'refer', 'conformal_summary']
+__all__ = ['ece', 'bootstrap_ci', 'metrics', 'roll_up', 'sens_spec', 'binary_metrics', 'fit_temperature', 'apply_temperature',
+           'plot_confusion', 'kept_epoch', 'plot_history', 'plot_roc', 'plot_reliability', 'screening_line', 'report',
+           'file_draws', 'aps_scores', 'conformal_threshold', 'prediction_sets', 'refer', 'conformal_summary']
 
 # %% ../nbs/08_evaluate.ipynb #fea36278
 def ece(probs:np.ndarray, targs:np.ndarray, n_bins=15) -> float:
@@ -88,11 +88,45 @@ def roll_up(probs:np.ndarray, targs:np.ndarray, vocab, mapping:dict) -> tuple[np
     M = np.array([[mapping[v] == g for g in groups] for v in vocab], float)
     return np.asarray(probs) @ M, M.argmax(1)[np.asarray(targs)], groups
 
+# %% ../nbs/08_evaluate.ipynb #c7a1e002
+def _share(hit, of) -> float: return float(hit.sum() / of.sum()) if of.any() else float('nan')
+
+def sens_spec(targs, pred, positive:int, # the class (group) index a screen must catch: 'abnormal'
+              n_boot=1000, seed=0,
+              groups=None, # slide of each row: intervals resample slides
+             ) -> dict:
+    "Sensitivity and specificity of calling `positive` (one class against all others), with bootstrap 95 % intervals"
+    targs, pred = np.asarray(targs), np.asarray(pred)
+    sens = lambda t, p: _share((t == positive) & (p == positive), t == positive)
+    spec = lambda t, p: _share((t != positive) & (p != positive), t != positive)
+    res = dict(sensitivity=sens(targs, pred), specificity=spec(targs, pred),
+               n_positive=int((targs == positive).sum()), n_negative=int((targs != positive).sum()))
+    if n_boot:
+        res['sensitivity_ci95'] = bootstrap_ci(targs, pred, sens, n_boot, seed, groups=groups)
+        res['specificity_ci95'] = bootstrap_ci(targs, pred, spec, n_boot, seed, groups=groups)
+    return res
+
+def binary_metrics(probs, targs, vocab, mapping:dict, # class → group (normal / benign / abnormal)
+                   positive='abnormal', # the group a screen must catch: its sensitivity and specificity, when it is one
+                   n_boot=1000, seed=0, groups=None) -> dict:
+    "`metrics` of the roll-up over `mapping`'s groups, with `screening` (see `sens_spec`) for the `positive` group"
+    bp, bt, bv = roll_up(probs, targs, vocab, mapping)
+    m = metrics(bp, bt, bv, n_boot=n_boot, seed=seed, groups=groups)
+    if positive in bv:
+        m['screening'] = dict(positive=positive, classes=[str(c) for c in vocab if mapping[c] == positive],
+                              **sens_spec(bt, bp.argmax(1), bv.index(positive), n_boot, seed, groups))
+    return m
+
 # %% ../nbs/08_evaluate.ipynb #7dda3187
+def _nll(logits:torch.Tensor, targs:torch.Tensor, t:float) -> float:
+    return float(torch.nn.functional.cross_entropy(logits / t, targs))
+
 def fit_temperature(logits, # validation logits (n × classes)
                     targs, # validation targets
-                    max_iter=100) -> float:
-    "The temperature T > 0 that minimises the NLL of `softmax(logits / T)`"
+                    max_iter=100,
+                    max_t=100., # the cap: beyond it the probabilities are all but uniform (see above)
+                   ) -> float:
+    "The temperature 0 < T ≤ `max_t` that minimises the NLL of `softmax(logits / T)`; warns when capped"
     logits, targs = torch.as_tensor(np.asarray(logits), dtype=torch.float64), torch.as_tensor(np.asarray(targs), dtype=torch.long)
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn='strong_wolfe')
@@ -102,14 +136,22 @@ def fit_temperature(logits, # validation logits (n × classes)
         loss.backward()
         return loss
     opt.step(closure)
-    return float(log_t.detach().exp())
+    t = float(log_t.detach().exp())
+    if np.isfinite(t) and t <= max_t: return t
+    nll, chance = _nll(logits, targs, max_t), float(np.log(logits.shape[1]))
+    warnings.warn(f'fit_temperature: the fit wanted T = {t:.3g}; capped at {max_t:g}. ' + (
+        f'Its probabilities are best flattened to uniform: on the validation split the model is no better than chance '
+        f'(NLL {nll:.3f} at T = {max_t:g}, the uniform guess {chance:.3f}); retrain it before trusting its scores.' if nll < chance + 0.01 else
+        f'Its logits are so large that it is still over-confident at T = {max_t:g} (NLL {nll:.3f}, the uniform guess {chance:.3f}): '
+        'the training diverged; retrain it.'))
+    return float(max_t)
 
 def apply_temperature(logits, t:float=1.) -> np.ndarray:
     "Softmax of `logits / t`"
     return torch.softmax(torch.as_tensor(np.asarray(logits), dtype=torch.float64) / t, 1).numpy()
 
 # %% ../nbs/08_evaluate.ipynb #97c942fd
-def plot_confusion(m:dict, title=''):
+def plot_confusion(m:dict, title='', fontsize=12):
     "Confusion matrix heat maps from `metrics(...)`: counts and row-normalised"
     import matplotlib.pyplot as plt
     cm, vocab = np.array(m['confusion']), m['vocab']
@@ -120,26 +162,43 @@ def plot_confusion(m:dict, title=''):
         ax.imshow(mat, cmap='Blues', vmin=0)
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, format(mat[i, j], fmt), ha='center', va='center', fontsize=8,
+                ax.text(j, i, format(mat[i, j], fmt), ha='center', va='center', fontsize=fontsize,
                         color='white' if mat[i, j] > mat.max() / 2 else 'black')
-        ax.set_xticks(range(k), vocab, rotation=45, ha='right', fontsize=8); ax.set_yticks(range(k), vocab, fontsize=8)
-        ax.set_xlabel('predicted'); ax.set_ylabel('actual'); ax.set_title(t, fontsize=9)
-    if title: fig.suptitle(title)
+        ax.set_xticks(range(k), vocab, rotation=45, ha='right', fontsize=fontsize - 2); ax.set_yticks(range(k), vocab, fontsize=fontsize - 2)
+        ax.set_xlabel('predicted', fontsize=fontsize - 1); ax.set_ylabel('actual', fontsize=fontsize - 1); ax.set_title(t, fontsize=fontsize - 1)
+    if title: fig.suptitle(title, fontsize=fontsize)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/08_evaluate.ipynb #ee60f45c
-def plot_history(history):
-    "Losses and validation metrics per epoch from a `history.csv` (path or DataFrame)"
+def kept_epoch(h:pd.DataFrame, monitor:str) -> int|None:
+    "The row of the epoch a `monitor`-tracking checkpoint keeps: the first best (lowest for a loss or error)"
+    if monitor not in h or h[monitor].isna().all(): return None
+    v = h[monitor].to_numpy(float)
+    return int(np.nanargmin(v) if 'loss' in monitor or 'error' in monitor else np.nanargmax(v))
+
+def plot_history(history, # a `history.csv` (path) or its DataFrame
+                 monitor:str|None=None, # the metric that chose the epoch kept: marked on both plots
+                ):
+    "Losses (log scale) and validation metrics per epoch, the kept epoch marked"
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
     h = pd.read_csv(history) if not isinstance(history, pd.DataFrame) else history
     x = np.arange(len(h))
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.5))
     axs[0].plot(x, h.train_loss, label='train'); axs[0].plot(x, h.valid_loss, label='valid')
+    if (h[['train_loss', 'valid_loss']].to_numpy(float) > 0).all():  # a spike does not flatten the rest
+        axs[0].set_yscale('log')
+        axs[0].yaxis.set_minor_locator(LogLocator(subs=(2, 5)))  # 1, 2, 5, 10, 20, 50: readable, not crowded
+        for f in (axs[0].yaxis.set_major_formatter, axs[0].yaxis.set_minor_formatter): f(FuncFormatter(lambda v, _: f'{v:g}'))  # 2, not 2×10⁰
     axs[0].set_title('loss'); axs[0].legend()
     for c in [c for c in ('accuracy', 'f1_macro', 'fbeta_weighted') if c in h]: axs[1].plot(x, h[c], label=c)
-    axs[1].set_title('validation'); axs[1].legend(); axs[1].set_ylim(0, 1)
-    for ax in axs: ax.set_xlabel('epoch (all phases)')
+    axs[1].set_title('validation'); axs[1].set_ylim(0, 1)
+    best = None if monitor is None else kept_epoch(h, monitor)
+    if best is not None:
+        for ax in axs: ax.axvline(best, color='k', ls=':', lw=1, label=f'kept: best {monitor}' if ax is axs[1] else None)
+    axs[1].legend()
+    for ax in axs: ax.set_xlabel('epoch (all phases)'); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
 
@@ -153,7 +212,8 @@ def plot_roc(probs, targs, vocab):
             fpr, tpr, _ = skm.roc_curve(targs == i, probs[:, i])
             ax.plot(fpr, tpr, label=f'{v} (AUC {skm.auc(fpr, tpr):.2f})')
     ax.plot([0, 1], [0, 1], 'k:', lw=1)
-    ax.set_xlabel('false positive rate'); ax.set_ylabel('true positive rate'); ax.legend(fontsize=7)
+    ax.set_xlabel('false positive rate'); ax.set_ylabel('true positive rate')
+    if ax.lines[:-1]: ax.legend(fontsize=7)  # no curve (one class scored): no legend, and no warning about it
     return fig
 
 # %% ../nbs/08_evaluate.ipynb #93a94ce5
@@ -172,6 +232,13 @@ def plot_reliability(probs, targs, n_bins=15, label=None, ax=None):
 # %% ../nbs/08_evaluate.ipynb #f8906d68
 def _pct(v): return f'{100 * v:.1f} %'
 
+def _ci(d:dict, k:str) -> str: return f" (95 % CI {d[k + '_ci95'][0]:.3f}–{d[k + '_ci95'][1]:.3f})" if k + '_ci95' in d else ''
+
+def screening_line(s:dict) -> str:
+    "One sentence for `m['binary']['screening']`: sensitivity and specificity with their intervals"
+    return (f"{s['positive'].capitalize()} cells ({', '.join(s['classes'])}): sensitivity {s['sensitivity']:.3f}{_ci(s, 'sensitivity')} "
+            f"on {s['n_positive']}, specificity {s['specificity']:.3f}{_ci(s, 'specificity')} on the other {s['n_negative']}.")
+
 def _report_md(m:dict, figs:dict, title:str, binary) -> str:
     "The Markdown summary of `metrics` output and the figure files"
     lines = [f'# {title}', '', f"{m['n']} samples. Accuracy **{_pct(m['accuracy'])}**"
@@ -184,6 +251,7 @@ def _report_md(m:dict, figs:dict, title:str, binary) -> str:
              '', '| class | precision | recall | F1 | support |', '|---|---|---|---|---|']
     lines += [f"| {c} | {d['precision']:.3f} | {d['recall']:.3f} | {d['f1']:.3f} | {d['support']} |" for c, d in m['per_class'].items()]
     if binary: lines += ['', f"Roll-up ({', '.join(m['binary']['vocab'])}): accuracy {_pct(m['binary']['accuracy'])}, macro F1 {m['binary']['f1_macro']:.3f}."]
+    if binary and 'screening' in m['binary']: lines += ['', screening_line(m['binary']['screening'])]
     lines += [''] + [f'![{n[:-4]}]({n})' for n in figs]
     return '\n'.join(lines) + '\n'
 
@@ -194,6 +262,7 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
            logits=None, temperature:float|None=None, # to show calibration before/after scaling
            title='Evaluation', n_boot=1000, seed=0,
            groups=None, # slide of each row: intervals resample slides
+           positive='abnormal', # the roll-up group whose sensitivity and specificity are reported
           ) -> dict:
     "Write metrics.json, confusion/ROC/reliability (and training-curve) PNGs and report.md into `out`"
     import matplotlib.pyplot as plt
@@ -209,8 +278,7 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
     figs['reliability.png'] = rel
     if history is not None and Path(history).exists(): figs['history.png'] = plot_history(history)
     if binary:
-        bp, bt, bv = roll_up(probs, targs, m['vocab'], binary)
-        m['binary'] = metrics(bp, bt, bv, n_boot=n_boot, seed=seed, groups=groups)
+        m['binary'] = binary_metrics(probs, targs, m['vocab'], binary, positive, n_boot, seed, groups)
         figs['confusion_binary.png'] = plot_confusion(m['binary'], f'{title}: roll-up')
     for name, fig in figs.items():
         od.write(name, lambda t: fig.savefig(t, dpi=90, bbox_inches='tight')); plt.close(fig)
@@ -219,11 +287,18 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
     return m
 
 # %% ../nbs/08_evaluate.ipynb #c0f0a002
-def file_draws(files, seed=0) -> np.ndarray:
-    "One uniform draw per file, from its class folder and name and `seed`: the same cell gets the same set wherever the data set lies"
+def _file_key(f) -> str:
+    "A hash of the file's bytes; for a file that cannot be read, its class folder and name"
     import hashlib
-    key = lambda f: f'{seed}:{Path(f).parent.name}/{Path(f).name}'  # not the whole path: a copy of the data elsewhere draws the same
-    return np.array([int(hashlib.sha256(key(f).encode()).hexdigest()[:13], 16) / 16**13 for f in files])
+    try:
+        with open(f, 'rb') as fh: return hashlib.file_digest(fh, 'sha256').hexdigest()
+    except OSError: return f'name:{Path(f).parent.name}/{Path(f).name}'  # not the whole path: a copy elsewhere draws the same
+
+def file_draws(files, seed=0) -> np.ndarray:
+    "One uniform draw per file from its content and `seed` (a file that cannot be read: from its class folder and name)"
+    import hashlib
+    key = lambda f: f'{seed}:{_file_key(f)}'.encode('utf-8', 'surrogateescape')  # (a name that is not UTF-8 still draws)
+    return np.array([int(hashlib.sha256(key(f)).hexdigest()[:13], 16) / 16**13 for f in files])
 
 def _ranked(probs:np.ndarray, seed:int, u=None) -> tuple:
     "Each row's classes by falling probability, their probabilities and running mass, and one uniform draw per row"

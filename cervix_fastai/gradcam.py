@@ -6,6 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/gradcam.html.md"""
 
 # %% ../nbs/12_gradcam.ipynb #3a4de49c
 from __future__ import annotations
+import re
 from pathlib import Path
 import numpy as np, cv2, pandas as pd, torch
 import torch.nn.functional as F
@@ -20,8 +21,8 @@ from .predictor import ModelPredictor, as_predictor
 from .inference import find_images, skipped_table
 
 # %% auto #0
-__all__ = ['RestartGradHook', 'gradcam', 'overlay', 'cam_files', 'cam_grid', 'save_cams', 'mask_as_fed', 'cam_on_mask',
-           'gradcam_main']
+__all__ = ['RestartGradHook', 'gradcam', 'overlay', 'cam_files', 'wrap_label', 'cam_grid', 'save_cams', 'mask_as_fed',
+           'cam_on_mask', 'gradcam_main']
 
 # %% ../nbs/12_gradcam.ipynb #b00796d4
 class RestartGradHook(Hook):
@@ -88,14 +89,14 @@ def _member_maps(m:ModelPredictor, files, pred, bs, layer, side) -> tuple[np.nda
         imgs.append(xs[0].permute(0, 2, 3, 1).numpy()); i += len(x)
     return np.concatenate(maps), np.concatenate(imgs)
 
-def cam_files(model, # any predictor, bundle or ensemble folder, Learner, or `nn.Module`
+def cam_files(model, # any predictor, bundle, ensemble or run folder, Learner, or `nn.Module`
               files:list, # image paths
               bs:int|None=None, layer=None) -> dict:
     "Maps (members × n × H × W, the mean last for several members), `pred`, `probs`, `images`, `names`, `files`, `skipped`"
     p = as_predictor(model)
     probs, ok, errs = p.predict_proba(files, bs, progress=False)
     kept = [f for f, k in zip(files, ok) if k]
-    if not kept: raise DataError('None of the files could be read')
+    if not kept: raise DataError(f'None of the {len(files)} file(s) could be read, e.g. {files[0]}: {errs[0]}')
     pred, side = probs.argmax(1), p.members[0].size
     per = [_member_maps(m, kept, pred, bs, layer, side) for m in p.members]
     maps = [mm for mm, _ in per]
@@ -105,6 +106,14 @@ def cam_files(model, # any predictor, bundle or ensemble folder, Learner, or `nn
                 skipped=[(str(f), e) for f, k, e in zip(files, ok, errs) if not k])
 
 # %% ../nbs/12_gradcam.ipynb #3a0b48d2
+def wrap_label(name:str, width=12) -> str:
+    "A class name on lines of about `width` characters, broken after '-', '_' or a space (never cut)"
+    lines = ['']
+    for part in re.findall(r'[^-_ ]+[-_ ]*|[-_ ]+', name):
+        if lines[-1] and len(lines[-1]) + len(part.rstrip()) > width: lines.append('')
+        lines[-1] += part
+    return '\n'.join(l.rstrip(' ') for l in lines)
+
 def cam_grid(model, src, # predictor (or folder), and a folder of class folders
              n=3, # cells per class and outcome (right, wrong)
              alpha=0.4, seed=0,
@@ -119,7 +128,7 @@ def cam_grid(model, src, # predictor (or folder), and a folder of class folders
     label_of = dict(zip(map(str, files), labels))
     labels, vocab, rng = [label_of[str(f)] for f in res['files']], p.vocab, np.random.default_rng(seed)
     classes = sorted(set(labels))
-    fig, axs = plt.subplots(len(classes), 2 * n, figsize=(2 * n * 1.6, len(classes) * 1.8), squeeze=False)
+    fig, axs = plt.subplots(len(classes), 2 * n, figsize=(2 * n * 1.6 + 1.4, len(classes) * 2.1), squeeze=False)
     for r, c in enumerate(classes):
         for k, right in enumerate((True, False)):
             idx = [i for i, l in enumerate(labels) if l == c and (vocab[res['pred'][i]] == c) == right]
@@ -128,10 +137,11 @@ def cam_grid(model, src, # predictor (or folder), and a folder of class folders
                 ax = axs[r, k * n + j]; ax.axis('off')
                 if j >= len(pick): continue
                 ax.imshow(overlay(res['images'][pick[j]], res['maps'][-1][pick[j]], alpha))
-                ax.set_title(f"{'✓' if right else '✗'} {vocab[res['pred'][pick[j]]][:12]}", fontsize=7, color='green' if right else 'red')
-        axs[r, 0].text(-0.1, 0.5, c, transform=axs[r, 0].transAxes, ha='right', va='center', fontsize=8)
+                ax.set_title(f"{'✓' if right else '✗'} {wrap_label(vocab[res['pred'][pick[j]]])}", fontsize=8, color='green' if right else 'red')
+        axs[r, 0].text(-0.1, 0.5, wrap_label(c), transform=axs[r, 0].transAxes, ha='right', va='center', fontsize=9)
     fig.suptitle('Grad-CAM: right (left half) and wrong (right half) per class', fontsize=9)
     fig.tight_layout()
+    fig.subplots_adjust(left=max(fig.subplotpars.left, 1.3 / fig.get_figwidth()))  # the row names are text beside the axes: keep them in
     return fig
 
 # %% ../nbs/12_gradcam.ipynb #ddc31515
@@ -174,7 +184,7 @@ def cam_on_mask(cams:np.ndarray, # maps (n × H × W)
 
 # %% ../nbs/12_gradcam.ipynb #e8f476f8
 @call_parse
-def gradcam_main(model:str, # bundle or ensemble folder
+def gradcam_main(model:str, # bundle, ensemble or run folder
                  src:str, # image, flat folder or folder of class folders
                  out:str='gradcam', # output folder
                  alpha:float=0.4, # overlay opacity

@@ -10,7 +10,8 @@ import json, re, sys, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, store_true
-from .core import DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors, as_text
+from .core import (DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors, as_text,
+                                group_key, shown, noisy, user_path, MASK)
 from .data import read_manifest, source_roots
 from .evaluate import (report, metrics, fit_temperature, apply_temperature, aps_scores, conformal_threshold,
                                     prediction_sets, refer, conformal_summary, file_draws)
@@ -36,7 +37,7 @@ def find_images(src, # an image, a flat folder or a folder of class folders
         fs, l2 = scan_tree(d)
         files += fs; labels += [d.name] * len(fs); lo += l2
     if left is not None: left += lo
-    elif lo: warnings.warn(left_out_message(lo, src), stacklevel=2)
+    elif noisy(lo): warnings.warn(left_out_message(noisy(lo), src), stacklevel=2)
     if not files: raise DataError(f'No image under {src}' + (f' ({len(lo)} file(s) left out, e.g. {lo[0][0]}: {lo[0][1]})' if lo else ''))
     return files, labels
 
@@ -68,9 +69,9 @@ def _predictions(files, labels, ok, errs, probs, vocab, left=()) -> tuple[pd.Dat
 def skipped_table(unreadable, # `(path, error)` of files that could not be read
                   left=(), # `(path, reason)` of entries the scanner left out
                  ) -> pd.DataFrame:
-    "One row per file not used, with why, and whether it was unreadable or left out (as `skipped.csv` holds them)"
-    return pd.DataFrame([(str(p), e, 'unreadable') for p, e in unreadable] + [(str(p), e, 'left out') for p, e in left],
-                        columns=['path', 'error', 'kind'])
+    "One row per file not used, with why, and whether it was unreadable, left out, or a mask set aside (as `skipped.csv` holds them)"
+    return pd.DataFrame([(shown(p), e, 'unreadable') for p, e in unreadable] +
+                        [(shown(p), e, 'mask' if e == MASK else 'left out') for p, e in left], columns=['path', 'error', 'kind'])
 
 # %% ../nbs/10_inference.ipynb #b251a548
 def _table(src) -> pd.DataFrame|None:
@@ -94,7 +95,7 @@ def _inputs(src, left:list) -> tuple:
 def _table_groups(table:pd.DataFrame, files) -> dict|None:
     "Each file's slide from a table's `group` column; None (intervals over cells) when it has none, or a gap"
     if 'group' not in table.columns or (table.group.astype(str) == table.path.astype(str)).all(): return None  # `read_manifest`'s stand-in
-    g = [as_text(v) for v in table.group]
+    g = [group_key(v) for v in table.group]  # `12.0` and `12`: one slide
     if None in g:
         warnings.warn(f'{g.count(None)} row(s) of the table have no group: the intervals resample cells, not slides')
         return None
@@ -120,7 +121,7 @@ def _shared_logits(p, files:list, bs, tta, progress) -> tuple:
     kept = [l for l, k, _ in res if k]
     return (np.stack(kept) if kept else np.zeros((0, len(p.vocab)), np.float32)), np.array([k for _, k, _ in res], bool), [e for *_, e in res]
 
-def score_folder(model, # a bundle or ensemble folder, any predictor, a Learner, or a .pkl with `trust_pickle=True`
+def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Learner, or a .pkl with `trust_pickle=True`
                  src, # a folder of class folders, a flat folder, one image, or a table (CSV manifest or DataFrame: `path`, maybe `label`, `group` and feature columns)
                  out=None, # folder for predictions.csv (and the report); nothing written without it
                  bs:int|None=None, # batch size (default: from the model's input size)
@@ -198,7 +199,7 @@ def calibrate(bundle, # bundle folder or `Bundle`
 
 # %% ../nbs/10_inference.ipynb #03616208
 @call_parse
-def score_main(model:str, # bundle or ensemble folder (or .pkl with --trust-pickle)
+def score_main(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pickle)
                src:str, # folder of class folders, flat folder, image, or CSV manifest (`path`, maybe `label`, `group`, feature columns)
                out:str='scores', # output folder
                bs:int=None, # batch size (default: from the input size)
@@ -221,9 +222,11 @@ def score_main(model:str, # bundle or ensemble folder (or .pkl with --trust-pick
                           trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage,
                           distributed=launched(), progress=is_main(), engine=engine)
     if not is_main(): return  # one report: the first process's
-    print(f"{len(df)} images scored in {df.attrs['seconds']:.1f} s ({df.attrs['images_per_s']:.0f} img/s); {len(df.attrs['skipped'])} skipped")
+    kinds = df.attrs['skipped'].kind.value_counts() if len(df.attrs['skipped']) else {}
+    print(f"{len(df)} images scored in {df.attrs['seconds']:.1f} s ({df.attrs['images_per_s']:.0f} img/s)"
+          + ''.join(f'; {kinds[k]} {w}' for k, w in (('mask', 'masks set aside'), ('unreadable', 'unreadable (skipped.csv)'), ('left out', 'other files left out (skipped.csv)')) if k in kinds))
     if 'metrics' in df.attrs:
         m = df.attrs['metrics']
         print(f"accuracy {m['accuracy']:.3f} (95% CI {m['accuracy_ci95'][0]:.3f}-{m['accuracy_ci95'][1]:.3f}, "
               f"resampling {m['ci_resamples']}), macro F1 {m['f1_macro']:.3f}")
-    print(f'results in {Path(out).resolve()}')
+    print(f'results in {user_path(out)}')

@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd
 from . import __version__
-from .core import DataError, OutDir, RECORD, safe_name, check_apart
+from .core import DataError, OutDir, RECORD, safe_name, check_apart, user_path
 from .data import (read_sipakmed, read_dataset, read_manifest, divide_dataset, split_summary, check_no_leak,
-                                show_class_grid, source_roots, SIPAKMED_CLASSES, SIPAKMED_BINARY, HERLEV_CLASSES, HERLEV_BINARY)
+                                show_class_grid, source_roots, slides_known, division_line, SIPAKMED_CLASSES, SIPAKMED_BINARY, HERLEV_CLASSES, HERLEV_BINARY)
 from .synth import make_synthetic_sipakmed
 from .preprocess import FILTERS
 from .models import get_backbone
 from .train import recipe_args
 from .features import features_manifest
-from .predictor import load_bundle, load_ensemble, VOTES
+from .predictor import load_bundle, load_ensemble, VOTES, RUN_BUNDLES, RUN_ENSEMBLE, RUN_RESULTS
 from .inference import score_folder
 from .ensemble import fit_member, vote_ensemble, ensemble_table
 from .fusion import fit_fusion
@@ -28,14 +28,15 @@ from .gradcam import cam_grid
 from .report import report_html
 
 # %% auto #0
-__all__ = ['CONFIG', 'DEFAULTS', 'PATH_KEYS', 'SECONDS_PER_CELL_EPOCH', 'RUN_PARTS', 'STAGES', 'recipe_config', 'load_config',
-           'Progress', 'versions', 'run_job']
+__all__ = ['CONFIG', 'DEFAULTS', 'PATH_KEYS', 'YAML_NODES', 'SECONDS_PER_CELL_EPOCH', 'RUN_PARTS', 'STAGES', 'read_yaml',
+           'recipe_config', 'load_config', 'Progress', 'versions', 'run_job']
 
 # %% ../nbs/90_job.ipynb #6ffa3a95
 CONFIG = {  # key: (default, help)
     'data': (None, 'a SIPaKMeD, Herlev or class-folder tree, or a CSV manifest (none: the built-in synthetic set)'),
     'out': (None, 'the run folder (default: runs/demo, or runs/<data folder name>)'),
     'seed': (0, 'one seed for the synthetic data, the division and training'),
+    'group_pat': (None, 'a regex on each file name whose first group is its slide (class-folder trees, CSVs without a group column); none: the layout\'s own, else each image alone'),
     'n_per_class': (100, 'synthetic cells per class (built-in data only)'),
     'fracs': ([0.6, 0.2, 0.2], 'shares of train, valid and test, divided by slide'),
     'filters': ([], 'preprocessing applied to every image, in training and in the exported bundles (median_clahe, nlm)'),
@@ -61,35 +62,71 @@ DEFAULTS = {k: v for k, (v, _) in CONFIG.items()}
 PATH_KEYS = ('data', 'out', 'weights')
 
 # %% ../nbs/90_job.ipynb #eb7784ab
+def _v(v) -> str:
+    "A setting's value as an error message shows it: cut short, however large it is (reprlib never builds the whole text)"
+    import reprlib
+    r = reprlib.Repr(); r.maxstring, r.maxother, r.maxlist, r.maxlevel = 120, 120, 8, 3
+    return r.repr(v)
+
+YAML_NODES = 10_000  # values a config may hold once its aliases are expanded: far above any real one
+
+def _yaml_size(node, limit:int) -> int:
+    "Values in `node` with every alias expanded, counting no further than `limit` (a bomb of nested aliases stops here)"
+    stack, n = [node], 0
+    while stack and n <= limit:
+        x = stack.pop(); n += 1
+        if isinstance(x, yaml.MappingNode): stack += [v for kv in x.value for v in kv]
+        elif isinstance(x, yaml.SequenceNode): stack += x.value
+    return n
+
+def read_yaml(path:Path) -> dict:
+    "A YAML mapping of settings, refused when its aliases expand past `YAML_NODES` values or it writes a path as `~`"
+    text = path.read_text()
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _yaml_size(node, YAML_NODES) > YAML_NODES:
+            raise DataError(f'{path} expands past {YAML_NODES:,} values through its YAML aliases (&/*): refused')
+        for k, v in (node.value if isinstance(node, yaml.MappingNode) else []):
+            if getattr(k, 'value', None) in PATH_KEYS and isinstance(v, yaml.ScalarNode) and v.value == '~':
+                raise DataError(f"{path}: {k.value}: ~ is YAML's empty value, not your home folder: write '~/...' in quotes, or leave {k.value} out")
+        given = loader.construct_document(node) if node is not None else {}
+    except yaml.YAMLError as e: raise DataError(f'{path} is not valid YAML: {str(e).splitlines()[0]}') from None
+    finally: loader.dispose()
+    if given is None: return {}
+    if not isinstance(given, dict): raise DataError(f'{path} must hold a mapping of settings, not a {type(given).__name__}')
+    return given
+
 def _as_list(v) -> list:
     "A list from a list, or from a comma-separated string"
     return [s.strip() for s in v.split(',') if s.strip()] if isinstance(v, str) else list(v or [])
 
 def _absolute(v, base:Path):
-    return None if v in (None, '') else str((base/Path(str(v)).expanduser()).resolve())
+    return None if v in (None, '') else str((base/Path(str(v)).expanduser()).resolve())  # `~` first, then the config's folder
 
 def _whole(cfg, k, least):
     if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < least:
-        raise DataError(f'{k} must be a whole number ≥ {least}, got {cfg[k]!r}')
+        raise DataError(f'{k} must be a whole number ≥ {least}, got {_v(cfg[k])}')
 
 def _checked(cfg:dict) -> dict:
     "`cfg` with lists and numbers in shape, or a `DataError` naming the first bad setting (before any work)"
     cfg['members'], cfg['filters'] = _as_list(cfg['members']), _as_list(cfg['filters'])
     try: cfg['fracs'] = [float(f) for f in _as_list(cfg['fracs'])]
-    except (TypeError, ValueError): raise DataError(f"fracs must be three numbers, got {cfg['fracs']!r}") from None
+    except (TypeError, ValueError): raise DataError(f"fracs must be three numbers, got {_v(cfg['fracs'])}") from None
     if len(cfg['fracs']) != 3 or min(cfg['fracs']) <= 0:
         raise DataError(f"fracs must be three shares above 0 (train, valid, test): the job scores a test split; got {cfg['fracs']}")
     try: cfg['lr'] = float(cfg['lr'])  # YAML reads 1e-3 as text
-    except (TypeError, ValueError): raise DataError(f"lr must be a number, got {cfg['lr']!r}") from None
+    except (TypeError, ValueError): raise DataError(f"lr must be a number, got {_v(cfg['lr'])}") from None
     for k, least in (('seed', 0), ('n_per_class', 1), ('size', 16), ('epochs', 1), ('bs', 1), ('threads', 1), ('gradcam_n', 0)): _whole(cfg, k, least)
     for k, top in (('label_smoothing', 1), ('mixup', float('inf'))):
         try: cfg[k] = float(cfg[k])
-        except (TypeError, ValueError): raise DataError(f'{k} must be a number, got {cfg[k]!r}') from None
+        except (TypeError, ValueError): raise DataError(f'{k} must be a number, got {_v(cfg[k])}') from None
         if not 0 <= cfg[k] < top: raise DataError(f'{k} must be 0 or more' + (f' and below {top}' if top < float('inf') else '') + f', got {cfg[k]}')
     for k in ('fusion', 'pretrained'):
-        if not isinstance(cfg[k], bool): raise DataError(f'{k} must be true or false, got {cfg[k]!r}')
+        if not isinstance(cfg[k], bool): raise DataError(f'{k} must be true or false, got {_v(cfg[k])}')
     if not cfg['members']: raise DataError('members: name at least one backbone')
-    if len(set(cfg['members'])) < len(cfg['members']): raise DataError(f"members: each backbone once, got {cfg['members']}")
+    if len(set(cfg['members'])) < len(cfg['members']): raise DataError(f"members: each backbone once, got {_v(cfg['members'])}")
+    if cfg['group_pat'] is not None and not isinstance(cfg['group_pat'], str): raise DataError(f"group_pat must be a regular expression, got {_v(cfg['group_pat'])}")
     for m in cfg['members']:
         safe_name(m, 'member')
         try: get_backbone(m)
@@ -101,9 +138,9 @@ def _checked(cfg:dict) -> dict:
     try: cfg['coverage'] = None if cfg['coverage'] is None else float(cfg['coverage'])  # YAML reads 9e-1 as text
     except (TypeError, ValueError): pass
     if cfg['coverage'] is not None and not (isinstance(cfg['coverage'], float) and 0 < cfg['coverage'] < 1):
-        raise DataError(f"coverage must be a share between 0 and 1 (e.g. 0.9) or none, got {cfg['coverage']!r}")
+        raise DataError(f"coverage must be a share between 0 and 1 (e.g. 0.9) or none, got {_v(cfg['coverage'])}")
     for k, ok in (('vote', VOTES), ('binary', ('auto', 'none', None)), ('class_weights', (None, 'balanced'))):
-        if cfg[k] not in ok: raise DataError(f'{k} must be one of {list(ok)}, got {cfg[k]!r}')
+        if cfg[k] not in ok: raise DataError(f'{k} must be one of {list(ok)}, got {_v(cfg[k])}')
     return cfg
 
 def _default_out(data) -> str:
@@ -126,14 +163,12 @@ def load_config(path=None, # a YAML file (keys of `CONFIG`); None: the defaults
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file(): raise DataError(f'No config file {path}')
-        try: given = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e: raise DataError(f'{path} is not valid YAML: {str(e).splitlines()[0]}') from None
-        if not isinstance(given, dict): raise DataError(f'{path} must hold a mapping of settings, not a {type(given).__name__}')
+        given = read_yaml(path)
         given.pop('versions', None)  # recorded by a run, for reading only
         given = {k: _absolute(v, path.parent) if k in PATH_KEYS else v for k, v in given.items()}
     given.update({k: _absolute(v, Path.cwd()) if k in PATH_KEYS else v for k, v in overrides.items()})
     unknown = sorted(set(given) - set(CONFIG))
-    if unknown: raise DataError(f'Unknown setting(s) {unknown}; known: {list(CONFIG)}')
+    if unknown: raise DataError(f'Unknown setting(s) {_v(unknown)}; known: {list(CONFIG)}')
     if given.get('recipe') not in (None, 'none'): cfg.update(recipe_config(given['recipe']))  # under what the file and the caller give
     cfg.update(given)
     cfg['out'] = cfg['out'] or _default_out(cfg['data'])
@@ -196,15 +231,17 @@ def _claim(cfg:dict, resume:bool, overwrite:bool, sources=()) -> tuple[OutDir, d
     od = OutDir(out, kind='run')
     theirs = [p.name for p in od.foreign() if p.name not in RUN_PARTS]
     if theirs: raise DataError(f'{out} holds files the job did not write ({theirs[:3]}); choose another out')
-    res = json.loads((out/'results.json').read_text()) if (out/'results.json').exists() else {}
+    res = json.loads((out/RUN_RESULTS).read_text()) if (out/RUN_RESULTS).exists() else {}
     if resume:
         if not res: raise DataError(f'Nothing to resume in {out}: run without resume to start')
-        old = {k: v for k, v in yaml.safe_load((out/'config.yaml').read_text()).items() if k != 'versions'}
+        old = {k: v for k, v in read_yaml(out/'config.yaml').items() if k != 'versions'}
         diff = sorted(k for k in set(old) | set(cfg) if old.get(k) != cfg.get(k))
         if diff: raise DataError(f'{out} holds a run with other settings ({", ".join(diff)}); run without resume to replace it')
         return od, res
     if res and not res.get('finished') and not overwrite:
         raise DataError(f'{out} holds an unfinished run: resume it (--resume), or replace it (--overwrite)')
+    if res and not overwrite:
+        raise DataError(f'{out} holds a finished run: choose another out, or replace it (--overwrite)')
     od.clear()
     for d in RUN_PARTS:
         if (out/d).is_dir() and not (out/d).is_symlink(): shutil.rmtree(out/d)
@@ -213,24 +250,41 @@ def _claim(cfg:dict, resume:bool, overwrite:bool, sources=()) -> tuple[OutDir, d
     return od, {}
 
 # %% ../nbs/90_job.ipynb #e7a7948a
+def _free_out(out:Path) -> Path:
+    "`out`, or when it holds a finished run, the first of `out-2`, `out-3` ... that holds none"
+    def finished(p): return (p/RUN_RESULTS).is_file() and json.loads((p/RUN_RESULTS).read_text()).get('finished', False)
+    n, p = 1, out
+    while finished(p): n, p = n + 1, out.with_name(f'{out.name}-{n + 1}')
+    return p
+
+def _out_named(config, overrides:dict) -> bool:
+    "Whether the caller named the run folder: an `out` setting, or a config file of their own (not one a run recorded)"
+    if overrides.get('out') is not None: return True
+    if isinstance(config, dict): return config.get('out') is not None
+    if config is None: return False
+    given = read_yaml(Path(config).expanduser())
+    return given.get('out') is not None and 'versions' not in given  # a run's own config.yaml names the run it recorded
+
 def _read(cfg:dict) -> pd.DataFrame|None:
     "The user's cells, read and checked (None for the built-in set, which the data stage makes)"
     if cfg['data'] is None: return None
     src = Path(cfg['data'])
     if src.is_dir() and {'train', 'valid'} <= {d.name for d in src.iterdir() if d.is_dir()}:
         raise DataError(f'{src} is already divided (train/valid/...): the job divides by slide itself; give it the undivided data')
-    df = read_dataset(src, check=True)
+    df = read_dataset(src, check=True, group_pat=cfg['group_pat'])
     if 'split' in df.columns: raise DataError(f'{src} already has a split column: the job divides by slide itself; give it the cells without it')
     return df
 
 def _data(cfg:dict, od:OutDir, df:pd.DataFrame|None) -> dict:
     "Make the built-in cells (or take the user's), and keep the list in cells.csv"
     if df is None and cfg['data'] is None:
+        if cfg['group_pat'] is not None: raise DataError('group_pat: the built-in synthetic set names its slides; give it with your own data')
         df = read_sipakmed(make_synthetic_sipakmed(od.root/'data', n_per_class=cfg['n_per_class'], seed=cfg['seed'], overwrite=True, progress=False))
     elif df is None: df = _read(cfg)  # a resumed run that had not read them
     od.write('cells.csv', df.to_csv(index=False))  # absolute paths; the division reads it
     return dict(source=cfg['data'] or 'built-in synthetic set', synthetic=cfg['data'] is None, cells=len(df),
-                slides=int(df.group.nunique()) if 'group' in df else None, skipped=len(df.attrs.get('skipped', [])))
+                slides=int(df.group.nunique()) if slides_known(df) else None, by_slide=slides_known(df),
+                skipped=len(df.attrs.get('skipped', [])))
 
 def _manifest(od:OutDir) -> pd.DataFrame: return read_manifest(od.root/'divided'/'manifest.csv')
 
@@ -242,9 +296,12 @@ def _divide(cfg:dict, od:OutDir) -> dict:
     fig = show_class_grid(div[div.split == 'train'], n=8, seed=cfg['seed'], title='Training split: 8 random cells per class')
     import matplotlib.pyplot as plt
     od.write('classes.png', lambda t: fig.savefig(t, dpi=80)); plt.close(fig)
-    return dict(slides_per_split={s: int(div[div.split == s].group.nunique()) for s in ('train', 'valid', 'test')},
-                per_split={s: int((div.split == s).sum()) for s in ('train', 'valid', 'test')})#%%% code id=
-#| export
+    return dict(division=division_line(div),
+                slides_per_split={s: int(div[div.split == s].group.nunique()) for s in ('train', 'valid', 'test')} if slides_known(div) else None,
+                per_split={s: int((div.split == s).sum()) for s in ('train', 'valid', 'test')})
+
+
+# %% ../nbs/90_job.ipynb #e7a7948b
 def _features(cfg:dict, od:OutDir) -> dict:
     "Measure each cell from its mask (cached in features.csv, which the fusion member reads)"
     (od.root/'train').mkdir(exist_ok=True)
@@ -266,7 +323,7 @@ def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
     if fusion: kw.update(fit=fit_fusion, cache=od.root/'train'/'features.csv')
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'Nothing to resume')  # a member the killed run had not started
-        b = fit_member(_manifest(od), arch, od.root/'train'/name, od.root/'train'/'bundles'/name, **kw)
+        b = fit_member(_manifest(od), arch, od.root/'train'/name, od.root/RUN_BUNDLES/name, **kw)
     return dict(temperature=b.temperature)
 
 def _binary(cfg:dict, vocab) -> dict|None:
@@ -278,15 +335,15 @@ def _binary(cfg:dict, vocab) -> dict|None:
 def _ensemble(cfg:dict, od:OutDir) -> dict:
     "Vote weights on the validation split; the ensemble exported"
     names = _member_names(cfg)
-    ens = vote_ensemble([load_bundle(od.root/'train'/'bundles'/n) for n in names], _manifest(od), names, cfg['vote'])
-    ens.export(od.root/'ensemble')
+    ens = vote_ensemble([load_bundle(od.root/RUN_BUNDLES/n) for n in names], _manifest(od), names, cfg['vote'])
+    ens.export(od.root/RUN_ENSEMBLE)
     return dict(weights=dict(zip(names, [round(w, 3) for w in ens.weights])))
 
 def _models(cfg:dict, od:OutDir) -> dict:
     "The scored models: each member's bundle, and the ensemble when there is one"
     names = _member_names(cfg)
-    ms = {n: od.root/'train'/'bundles'/n for n in names}
-    return {**ms, 'ensemble': od.root/'ensemble'} if len(names) > 1 else ms
+    ms = {n: od.root/RUN_BUNDLES/n for n in names}
+    return {**ms, 'ensemble': od.root/RUN_ENSEMBLE} if len(names) > 1 else ms
 
 def _final(cfg:dict, od:OutDir):
     "The model the run stands for: its ensemble, or its only member"
@@ -353,12 +410,16 @@ def _run_stage(stage:str, cfg:dict, od:OutDir, res:dict, df, resume:bool, progre
 def run_job(config=None, # a YAML file, a dict of settings, or None (the defaults: the built-in synthetic set)
             resume=False, # go on with a killed run of the same configuration in its run folder
             until:str|None=None, # stop after this stage (one of `STAGES`)
-            overwrite=False, # replace an unfinished run in the run folder (a finished one is always replaced)
+            overwrite=False, # replace the run in the run folder (a finished run, unasked, is kept: see below)
             progress=True, # stage lines and training bars
             **overrides # settings (keys of `CONFIG`)
            ) -> dict:
     "Run the whole job into the run folder; returns its results (also in `results.json`; the report in `index.html`)"
     cfg = load_config(None, **{**config, **overrides}) if isinstance(config, dict) else load_config(config, **overrides)
+    moved = None
+    if not resume and not overwrite and not _out_named(config, overrides):  # the default folder, or the one a recorded config names
+        free = _free_out(Path(cfg['out']))
+        if free != Path(cfg['out']): moved, cfg['out'] = cfg['out'], str(free)  # a finished run is never replaced unasked
     plan = _plan(cfg)
     last = _last(plan, until)
     df = None if resume else _read(cfg)  # the data are checked before anything in the run folder changes
@@ -367,6 +428,7 @@ def run_job(config=None, # a YAML file, a dict of settings, or None (the default
     cells = res.get('data', {}).get('cells') or (len(df) if df is not None else cfg['n_per_class'] * 5)
     pr = Progress(plan, [_cost(s, cfg, cells) for s in plan], od.root/'log.txt', progress)
     if resume: pr.say(f"resuming {od.root}: {len(done)} of {len(plan) - 1} stages done")
+    if moved: pr.say(f'{moved} holds a finished run, kept: this run goes to {od.root} (--out names another folder, --overwrite replaces it)')
     t0 = time.perf_counter()
     res = dict(res, finished=False, stages=res.get('stages', []) if resume else [])
     for i, stage in enumerate(plan[:last + 1]):
@@ -379,9 +441,9 @@ def run_job(config=None, # a YAML file, a dict of settings, or None (the default
             _run_stage(stage, cfg, od, res, df, resume, progress)
             done.append(stage)
             res.update(done=done, stage=stage, stages=res['stages'] + [dict(name=stage, seconds=round(time.perf_counter() - t, 2))])
-            od.write('results.json', json.dumps(_results(cfg, res), indent=2))  # after each stage: what a resumed run skips
+            od.write(RUN_RESULTS, json.dumps(_results(cfg, res), indent=2))  # after each stage: what a resumed run skips
     res['seconds'] = round(res.get('seconds', 0) + time.perf_counter() - t0, 1)
-    od.write('results.json', json.dumps(_results(cfg, res), indent=2))
+    od.write(RUN_RESULTS, json.dumps(_results(cfg, res), indent=2))
     od.write('index.html', report_html(od.root))
     if res['finished']: od.finish()
     pr.say(f"{'finished' if res['finished'] else 'stopped after ' + res['stage']} in {res['seconds']:.0f} s; report: {od.root/'index.html'}")

@@ -17,16 +17,17 @@ from fastai.vision.augment import Resize
 from fastai.vision.core import imagenet_stats
 from fastcore.basics import patch
 from . import __version__
-from .core import DataError, atomic_write, maybe_progress, safe_name, check_apart, OutDir
+from .core import DataError, atomic_write, maybe_progress, safe_name, check_apart, OutDir, user_path
 from .preprocess import CellImage, CytoFilter, FILTERS
 from .models import create_model, create_fusion_model, get_backbone, cam_layer_name, FusionModel
 from .features import TabPrep, cell_features, FEATURES
 from .evaluate import apply_temperature
 
 # %% auto #0
-__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'VOTES', 'dls_config', 'Predictor', 'auto_bs', 'ModelPredictor',
-           'meta_problems', 'export_bundle', 'Bundle', 'load_bundle', 'set_temperature', 'hard_vote', 'soft_vote',
-           'Ensemble', 'load_ensemble', 'as_predictor', 'export_onnx', 'quantize_onnx', 'OrtModel', 'OnnxBundle']
+__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'VOTES', 'RUN_RESULTS', 'RUN_ENSEMBLE', 'RUN_BUNDLES',
+           'dls_config', 'Predictor', 'auto_bs', 'ModelPredictor', 'meta_problems', 'export_bundle', 'Bundle',
+           'load_bundle', 'set_temperature', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble', 'run_model',
+           'model_folder', 'as_predictor', 'export_onnx', 'quantize_onnx', 'OrtModel', 'OnnxBundle']
 
 # %% ../nbs/09_predictor.ipynb #4c681cec
 def dls_config(dls) -> dict:
@@ -495,34 +496,63 @@ def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
                     r.get('weights'), r.get('names'))
 
 # %% ../nbs/09_predictor.ipynb #ab2301a4
-def as_predictor(model, # a `Predictor`, a bundle or ensemble folder, a `Learner`/`FitResult`, a `.pkl`, or an `nn.Module`
+RUN_RESULTS, RUN_ENSEMBLE, RUN_BUNDLES = 'results.json', 'ensemble', 'train/bundles'  # where `run_job` writes them in its run folder
+
+def run_model(run, # a run folder of `run_job`
+             ) -> Path:
+    "The model folder a run stands for: its ensemble, else its only member's bundle"
+    run = Path(run)
+    if (run/RUN_ENSEMBLE/'ensemble.json').is_file(): return run/RUN_ENSEMBLE
+    bundles = sorted(b.parent for b in (run/RUN_BUNDLES).glob('*/bundle.json'))
+    if len(bundles) == 1: return bundles[0]
+    raise DataError(f'{run} is a run folder with no ensemble and {len(bundles)} member bundles: '
+                    + (f'name one of them ({bundles[0]}, say)' if bundles else 'its training has not finished'))
+
+def model_folder(path, # a bundle, ensemble or run folder (`~` expanded)
+                ) -> Path:
+    "The bundle or ensemble folder `path` names: itself, or the model of a run folder (see `run_model`)"
+    p = user_path(path)
+    if p is None: raise DataError('No model folder given')
+    if (p/'bundle.json').is_file() or (p/'ensemble.json').is_file(): return p
+    if (p/RUN_RESULTS).is_file(): return run_model(p)
+    if not p.exists(): raise DataError(f'{p} does not exist')
+    raise DataError(f'{p} is not a bundle, ensemble or run folder: it holds no bundle.json, ensemble.json or {RUN_RESULTS}')
+
+def _engine_needs_folder(engine):
+    return DataError(f"engine={engine!r} runs a bundle's model.onnx: pass the bundle, ensemble or run folder (exported with onnx=True)")
+
+def _trusted_pickle(p:Path, trust_pickle:bool) -> ModelPredictor:
+    if not p.is_file(): raise DataError(f'{p} does not exist')
+    if not trust_pickle:
+        raise DataError(f'{p} is a pickle: loading it runs code stored in it. Use a bundle (export_bundle), or pass '
+                        'trust_pickle=True for a file you made yourself')
+    from fastai.learner import load_learner  # only here: the trusted-pickle path needs fastai's training stack
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return ModelPredictor.from_learner(load_learner(p, cpu=True))
+
+def as_predictor(model, # a `Predictor`, a bundle, ensemble or run folder, a `Learner`/`FitResult`, a `.pkl`, or an `nn.Module`
                  trust_pickle=False, # allow loading a .pkl (runs code stored in the file)
                  size=224, # input size, for a bare `nn.Module`
-                 engine='torch', # for a bundle or ensemble folder: 'torch', 'onnxruntime' (its `model.onnx`) or 'onnxruntime-int8' (`model.int8.onnx`)
+                 engine='torch', # for a folder: 'torch', 'onnxruntime' (its `model.onnx`) or 'onnxruntime-int8' (`model.int8.onnx`)
                 ) -> Predictor:
     "A `Predictor` from whatever `model` is"
     if engine not in ENGINES: raise DataError(f'engine must be one of {ENGINES}, got {engine!r}')
-    if engine != 'torch' and not (isinstance(model, (str, os.PathLike)) and Path(model).is_dir()):
-        raise DataError(f"engine={engine!r} runs a bundle's model.onnx: pass the bundle or ensemble folder (exported with onnx=True)")
+    if isinstance(model, (str, os.PathLike)):
+        p = user_path(model)
+        if p is not None and p.suffix == '.pkl' and not p.is_dir():
+            if engine != 'torch': raise _engine_needs_folder(engine)
+            return _trusted_pickle(p, trust_pickle)
+        d = model_folder(p)
+        return load_ensemble(d, engine=engine) if (d/'ensemble.json').is_file() else load_bundle(d, engine=engine)
+    if engine != 'torch': raise _engine_needs_folder(engine)
     if isinstance(model, Predictor): return model
     if isinstance(model, FusionModel): raise DataError('A bare fusion model cannot be fed: make a ModelPredictor with its tab=TabPrep')
     if isinstance(model, nn.Module):
         n = next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)).out_features
         return ModelPredictor(model, [str(i) for i in range(n)], size)
     if hasattr(model, 'dls') and hasattr(model, 'model'): return ModelPredictor.from_learner(model)
-    p = Path(model)
-    if p.is_dir() and (p/'ensemble.json').exists(): return load_ensemble(p, engine=engine)
-    if p.is_dir(): return load_bundle(p, engine=engine)
-    if p.suffix == '.pkl':
-        if not p.is_file(): raise DataError(f'{p} does not exist')
-        if not trust_pickle:
-            raise DataError(f'{p} is a pickle: loading it runs code stored in it. Use a bundle (export_bundle), or pass '
-                            'trust_pickle=True for a file you made yourself')
-        from fastai.learner import load_learner  # only here: the trusted-pickle path needs fastai's training stack
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            return ModelPredictor.from_learner(load_learner(p, cpu=True))
-    raise DataError(f'{p} is neither a bundle or ensemble folder nor a .pkl file')
+    raise DataError(f'Cannot make a predictor from a {type(model).__name__}: pass a bundle, ensemble or run folder')
 
 # %% ../nbs/09_predictor.ipynb #3d302fb6
 class _Normalised(nn.Module):

@@ -14,7 +14,7 @@ from PIL import Image
 from fastcore.parallel import ProcessPoolExecutor
 from fasttransform import Transform
 from fastai.vision.core import PILImage
-from .core import DataError, atomic_write, image_files, maybe_progress, OutDir
+from .core import DataError, atomic_write, image_files, maybe_progress, OutDir, upright
 from .data import check_image
 
 # %% auto #0
@@ -35,8 +35,9 @@ def to_rgb8(a:np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 def read_rgb(path) -> np.ndarray:
-    "Read an image file as RGB uint8, whatever its mode"
-    with Image.open(path) as im:
+    "Read an image file as RGB uint8, whatever its mode, turned as its EXIF orientation says"
+    with Image.open(path) as im0:
+        im = upright(im0)
         if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'): return to_rgb8(np.array(im))
         return np.array(im.convert('RGBA' if 'A' in im.mode else 'RGB'))[..., :3].copy()
 

@@ -1,4 +1,4 @@
-"""`render_report(run_dir)`: the data, each model's test scores with intervals, confusion matrices, ROC and reliability plots, training curves, the Grad-CAM grid and the configuration, in one `index.html` with its images inside.
+"""`render_report(run_dir)`: the data, each model's test scores with intervals, the ensemble's vote rule, per-class tables, sensitivity and specificity for abnormal cells, prediction sets, confusion matrices, ROC and reliability plots, training curves, the Grad-CAM grid and the configuration, in one `index.html` with its images inside.
 
 Docs: https://cervix-fastai.github.io/cervix_fastai/report.html.md"""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 from . import __version__
 from .core import DataError, OutDir, RECORD
-from .evaluate import plot_history
+from .evaluate import plot_history, screening_line
 
 # %% auto #0
-__all__ = ['REPORT_TEMPLATE', 'report_context', 'report_html', 'render_report']
+__all__ = ['REPORT_TEMPLATE', 'MONITOR_NAMES', 'vote_rule', 'report_context', 'report_html', 'render_report']
 
 # %% ../nbs/17_report.ipynb #1cb2f552
 def _img(path:Path|None, fig=None) -> str|None:
@@ -52,7 +52,7 @@ h1 { margin-bottom: .2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 
 .meta { color: #666; } .warn { background: #fff4e5; border-left: 5px solid #f0a030; padding: .6em 1em; }
 .missing { color: #999; font-style: italic; } table { border-collapse: collapse; margin: .6em 0; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; } th:first-child, td:first-child { text-align: left; }
-th { background: #f4f4f4; } .grid { display: flex; flex-wrap: wrap; gap: 1em; } .grid figure { margin: 0; }
+th { background: #f4f4f4; } h3 { margin: .4em 0 .2em; font-size: 16px; } .screening { max-width: 34em; } .grid { display: flex; flex-wrap: wrap; gap: 1em; } .grid figure { margin: 0; }
 figcaption { font-size: 13px; color: #555; text-align: center; } img { max-width: 100%; }
 pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: 13px; } details { margin: .5em 0; }
 </style></head><body>
@@ -63,8 +63,9 @@ they have not been validated for clinical use and must not be used to decide any
 
 <h2 id="meaning">What the numbers mean</h2>
 <ul>
-<li>The cells were divided into train, validation and test splits <b>by slide</b>{% if data.slides %} ({{ data.slides }} slides){% endif %}:
-no slide has cells in two splits, so a model cannot score well by recognising a slide's stain or background.</li>
+{% if data.division and not data.by_slide %}<li class="warn"><b>Not divided by slide.</b> The cells were {{ data.division }}.</li>
+{% elif data.division %}<li>The cells were {{ data.division }}, so a model cannot score well by recognising a slide's stain or background.</li>
+{% else %}<li>The cells were divided into train, validation and test splits by their group column (each group in one split).</li>{% endif %}
 <li>The test split was used for nothing but the scores below: the best epoch, the calibration temperature and the vote
 weights were all chosen on the validation split.</li>
 <li>Each interval is a 95 % percentile bootstrap that resamples whole slides when the slides are known (cells of one slide
@@ -89,10 +90,27 @@ not how well any model reads real cells.</li>{% endif %}
 {% if table %}<p>Whole test split; each model and each vote of the ensemble, with 95 % intervals.</p>
 <table><tr>{% for c in table.cols %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in table.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% if vote %}<p class="vote">{{ vote }}</p>{% endif %}
 {% else %}<p class="missing">No test scores: the run stopped before scoring.</p>{% endif %}
 
+{% if models and models|selectattr('per_class')|list %}<h2 id="per-class">Per class</h2>
+<p>Precision, recall and F1 of each class on the test split{% if models|selectattr('screening')|list %}; for the abnormal
+cells, the sensitivity and specificity of calling a cell abnormal (its abnormal classes' summed probability is the largest
+group's), with 95 % intervals{% endif %}.</p>
+<div class="grid">{% for m in models %}{% if m.per_class %}<div><h3>{{ m.name }}</h3>
+<table class="per-class"><tr>{% for c in m.per_class.cols %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for r in m.per_class.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% if m.screening %}<p class="screening">{{ m.screening }}</p>{% endif %}</div>{% endif %}{% endfor %}</div>{% endif %}
+
+{% if sets %}<h2 id="sets">Prediction sets</h2>
+<p>Each cell's set of classes, calibrated on the validation split to hold its true class at the target rate; a cell whose
+set spans more than one class{% if sets_by_group %} (with a normal/abnormal mapping: more than one group){% endif %} is referred to a person,
+and the model's call stands for the others.</p>
+<table><tr>{% for c in sets.cols %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for r in sets.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
+
 {% if models %}<h2 id="confusion">Confusion matrices</h2>
-<div class="grid">{% for m in models %}{% if m.confusion %}<figure><img src="{{ m.confusion }}" alt="confusion matrix of {{ m.name }}" width="520"><figcaption>{{ m.name }}{% if m.line %}: {{ m.line }}{% endif %}</figcaption></figure>{% endif %}{% endfor %}</div>
+<div class="grid">{% for m in models %}{% if m.confusion %}<figure><img src="{{ m.confusion }}" alt="confusion matrix of {{ m.name }}"><figcaption>{{ m.name }}{% if m.line %}: {{ m.line }}{% endif %}</figcaption></figure>{% endif %}{% endfor %}</div>
 
 <h2 id="roc">ROC and reliability</h2>
 {% for m in models %}{% if m.roc or m.reliability %}<details{% if loop.first %} open{% endif %}><summary>{{ m.name }}</summary><div class="grid">
@@ -101,6 +119,10 @@ not how well any model reads real cells.</li>{% endif %}
 </div></details>{% endif %}{% endfor %}
 
 <h2 id="training">Training curves</h2>
+{% if models|selectattr('history')|list %}<p>The weights kept for each model are those of its epoch with the best validation {{ monitors }} (the dotted
+line), not the last epoch's. The validation loss, drawn on a log scale, can jump by tens on a single epoch: on a small
+validation split a few cells called wrong with near certainty make a large mean loss, the more so for small models
+trained from scratch at a one-cycle schedule's high learning rates.</p>{% endif %}
 {% for m in models %}{% if m.history %}<figure><img src="{{ m.history }}" alt="training curves of {{ m.name }}"><figcaption>{{ m.name }}: losses and validation metrics per epoch</figcaption></figure>{% endif %}{% endfor %}{% endif %}
 
 <h2 id="gradcam">Grad-CAM</h2>
@@ -120,20 +142,52 @@ def _or_none(f, *args):
     try: return f(*args)
     except Exception: return None
 
+def _json(f:Path) -> dict|None: return _or_none(lambda: json.loads(f.read_text())) if f.is_file() else None
+
+def _per_class(m:dict) -> dict|None:
+    "Precision, recall, F1 and support per class (and their macro average) from a `metrics.json`"
+    if not isinstance(m.get('per_class'), dict): return None
+    rows = [[c, f"{d['precision']:.3f}", f"{d['recall']:.3f}", f"{d['f1']:.3f}", str(d['support'])] for c, d in m['per_class'].items()]
+    if 'f1_macro' in m: rows.append(['macro average', f"{m['precision_macro']:.3f}", f"{m['recall_macro']:.3f}", f"{m['f1_macro']:.3f}", str(m['n'])])
+    return dict(cols=['class', 'precision', 'recall', 'F1', 'support'], rows=rows)
+
+def _sets_row(name:str, m:dict) -> list:
+    "A model's prediction sets: target and reached coverage, mean set size, share referred, accuracy on the cells kept"
+    c = m['conformal']
+    return [name, f"{c['target']:.0%}", f"{c['coverage']:.1%}", f"{c['mean_set_size']:.2f}", f"{c['referred']:.0%}",
+            f"{c['accuracy_kept']:.3f} on {c['n_kept']}" if c['n_kept'] else 'none kept']
+
 def _model_view(run:Path, name:str, spec:dict) -> dict:
     "What the template shows for one model"
     sc = run/spec['scores'] if spec.get('scores') else None
-    m = _or_none(lambda: json.loads((sc/'metrics.json').read_text())) if sc is not None and (sc/'metrics.json').is_file() else None
+    m = _json(sc/'metrics.json') if sc is not None else None
     h = run/spec['history'] if spec.get('history') else None
+    monitor = (_json(h.parent/'config.json') or {}).get('monitor') if h is not None else None
     return dict(name=name, confusion=sc and _img(sc/'confusion.png'), roc=sc and _img(sc/'roc.png'),
-                reliability=sc and _img(sc/'reliability.png'),
-                history=_or_none(lambda: _img(None, plot_history(h))) if h is not None and h.is_file() else None,
-                line=m and (f"accuracy {m['accuracy']:.3f}, macro F1 {m['f1_macro']:.3f} ({m['n']} cells)" + (
-                    f"; {' / '.join(m['binary']['vocab'])} roll-up: accuracy {m['binary']['accuracy']:.3f}" if m.get('binary') else '') + (
-                    f"; {m['conformal']['target']:.0%} prediction sets: coverage {m['conformal']['coverage']:.3f}, mean size "
-                    f"{m['conformal']['mean_set_size']:.2f}, {m['conformal']['referred']:.0%} referred" + (
-                    f", accuracy {m['conformal']['accuracy_kept']:.3f} on the {m['conformal']['n_kept']} kept" if m['conformal']['n_kept'] else '')
-                    if m.get('conformal') else '')))
+                reliability=sc and _img(sc/'reliability.png'), monitor=monitor,
+                history=_or_none(lambda: _img(None, plot_history(h, monitor))) if h is not None and h.is_file() else None,
+                line=m and _or_none(lambda: f"accuracy {m['accuracy']:.3f}, macro F1 {m['f1_macro']:.3f} ({m['n']} cells)" + (
+                    f"; {' / '.join(m['binary']['vocab'])} roll-up: accuracy {m['binary']['accuracy']:.3f}" if m.get('binary') else '')),
+                per_class=m and _or_none(_per_class, m),
+                screening=m and _or_none(lambda: screening_line(m['binary']['screening']) if 'screening' in (m.get('binary') or {}) else None),
+                sets=m and _or_none(lambda: _sets_row(name, m) if m.get('conformal') else None),
+                sets_by_group=bool(m and m.get('conformal') and m.get('binary')))
+
+def vote_rule(how:str, # the ensemble's vote: 'hard', 'soft' or 'weighted'
+              names:list, weights:list|None=None, # its members, and the weights fitted on the validation split
+             ) -> str:
+    "In words: how the ensemble's members vote, and with what weights"
+    w = ', '.join(f'{n} {x:.2f}' for n, x in zip(names, weights or []))
+    rule = {'hard': "a hard vote: each member's top class is one vote and the most votes win (a tie goes to the class with "
+                    "the highest summed probability)",
+            'soft': "a soft vote: the plain mean of the members' probabilities (each after its own temperature), every member "
+                    "weighing the same" + (f"; the weights fitted on the validation split ({w}) are used only by the "
+                    "“weighted vote” row" if w else ''),
+            'weighted': f"a weighted vote: the mean of the members' probabilities (each after its own temperature) weighted {w}, "
+                        "the weights fitted on the validation split to minimise its log-loss"}[how]
+    return f"The ensemble ({', '.join(names)}) scores with {rule}. The table's other vote rows show what the other rules would have scored."
+
+MONITOR_NAMES = {'f1_macro': 'macro F1', 'valid_loss': 'loss (the lowest)', 'accuracy': 'accuracy'}
 
 def report_context(run_dir) -> dict:
     "What the report shows, read from the run folder"
@@ -146,10 +200,18 @@ def report_context(run_dir) -> dict:
     stage = res.get('stage')
     status = 'finished' if res.get('finished') else (f'stopped after stage “{stage}”' if stage else 'not started')
     models = [_model_view(run, n, s) for n, s in res.get('models', {}).items()]
+    ens = _json(run/'ensemble'/'ensemble.json')
+    vote = _or_none(lambda: vote_rule(ens.get('how', 'soft'), ens['names'], ens.get('weights'))) if ens else None
+    sets = [m['sets'] for m in models if m['sets']]
+    monitors = sorted(set(m['monitor'] for m in models if m['history'] and m['monitor']))
     return dict(title=res.get('title', f'cervix_fastai run {run.name}'), version=res.get('version', __version__), status=status,
                 written=time.strftime('%Y-%m-%d %H:%M'), data=res.get('data', {}), split=_or_none(lambda: _table(split)),
                 class_grid=_img(run/'classes.png'), table=_or_none(lambda: _table(csv(res.get('test_table'), index_col=0))),
-                models=[m for m in models if m['confusion'] or m['history']],
+                models=[m for m in models if m['confusion'] or m['history'] or m['per_class']], vote=vote,
+                sets=sets and dict(cols=['model', 'target coverage', 'coverage reached', 'mean set size', 'referred',
+                                         'right ' + ('group' if any(m['sets_by_group'] for m in models) else 'class') + ' on the cells kept'], rows=sets),
+                sets_by_group=any(m['sets_by_group'] for m in models),
+                monitors=' / '.join(MONITOR_NAMES.get(k, k) for k in monitors) or 'score',
                 gradcam=_img(run/'gradcam'/'grid.png'),
                 config=(run/'config.yaml').read_text() if (run/'config.yaml').is_file() else None, stages=res.get('stages', []))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, cv2
 from skimage.draw import polygon2mask
 from PIL import Image
-from .core import DataError, atomic_write, maybe_progress, OutDir, RECORD
+from .core import DataError, atomic_write, maybe_progress, OutDir, RECORD, LOCK
 from .data import SIPAKMED_CLASSES
 
 # %% auto #0
@@ -194,7 +194,7 @@ def make_synthetic_sipakmed(dest, # folder to write `im_<Class>/...` into (creat
     dest = Path(dest).expanduser()
     ours = (dest/RECORD).exists()  # an earlier synthetic set says so; a real data set in `dest` does not
     od = OutDir(dest, kind='synthetic')
-    if any(p.name != RECORD for p in dest.iterdir()):
+    if any(p.name not in (RECORD, LOCK) for p in dest.iterdir()):
         if not ours: raise DataError(f'{dest} is not empty and holds no synthetic set of cervix_fastai: choose an empty folder')
         if not overwrite: raise DataError(f'{dest} holds an earlier synthetic set; pass overwrite=True to replace it')
         for d in dest.glob('im_*'):

@@ -6,14 +6,16 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.html.md"""
 
 # %% ../nbs/06_train.ipynb #9bb277bb
 from __future__ import annotations
-import copy, functools, inspect, json, random, warnings
+import copy, functools, inspect, json, random, sys, warnings
+from fnmatch import fnmatch
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 import sklearn.metrics as skm
-from fastcore.basics import ifnone, noop, store_attr, GetAttr
+from fastcore.basics import ifnone, store_attr, GetAttr
+from fastai.imports import noop  # fastai's own, not fastcore's: the one `Learner.no_logging` sets and `ProgressCallback` checks
 from fastcore.meta import delegates
 from fastai.callback.core import Callback
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau
@@ -22,7 +24,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.callback.mixup import MixUp
 from fastai.data.block import DataBlock, CategoryBlock, TransformBlock
 from fastai.data.transforms import ColReader, ColSplitter, Normalize
-from fastai.learner import Learner, save_model
+from fastai.learner import Learner, save_model, load_model
 from fastcore.foundation import L
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy, AccumMetric
@@ -31,7 +33,7 @@ from fastai.torch_core import set_seed, get_model
 from fastai.vision.augment import Resize
 from fastai.vision.core import imagenet_stats
 from fastai.vision.data import ImageBlock
-from .core import DataError, atomic_write, as_text
+from .core import DataError, atomic_write, as_text, on_screen
 from .data import load_manifest
 from .augment import cyto_aug_transforms
 from .preprocess import CytoFilter, CellImage
@@ -41,11 +43,11 @@ from .features import TabPrep
 from .distributed import init_distributed, launched, is_main, barrier, world_size, ddp_trainer
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'RESUME_KEYS', 'RECIPES', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state',
-           'set_rng_state', 'Checkpoint', 'load_checkpoint', 'BestCheckpoint', 'EarlyStop', 'f1_macro',
-           'fbeta_weighted', 'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from',
-           'RunFolder', 'FitResult', 'torch_threads', 'recipe_args', 'takes_recipe', 'fit_backbone', 'split_preds',
-           'split_metrics']
+__all__ = ['SCHEDULES', 'RUN_FILES', 'RESUME_KEYS', 'RECIPES', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint',
+           'rng_state', 'set_rng_state', 'Checkpoint', 'load_checkpoint', 'BestCheckpoint', 'EpochLines', 'EarlyStop',
+           'f1_macro', 'fbeta_weighted', 'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases',
+           'fit_one_cycle_from', 'RunFolder', 'FitResult', 'torch_threads', 'recipe_args', 'takes_recipe',
+           'fit_backbone', 'split_preds', 'split_metrics']
 
 # %% ../nbs/06_train.ipynb #824d2083
 def manifest_dls(df:pd.DataFrame, # divided manifest
@@ -179,6 +181,21 @@ class BestCheckpoint(SaveModelCallback):
         barrier()  # in distributed training: the first process has written the last epoch's files
         if (self.path/self.model_dir/f'{self.fname}.pth').exists(): super().after_fit(**kwargs)
 
+# %% ../nbs/06_train.ipynb #e70c1a02
+class EpochLines(Callback):
+    "fastai's epoch table as one plain line per epoch (no bars, no carriage returns): progress for a log file"
+    order = ProgressCallback.order
+    def before_fit(self):
+        log = next((c for c in self.learn.cbs if isinstance(c, EpochLog)), None)  # `fit_backbone`'s phase and where a resumed one started
+        self.phase, self.offset = (log.phase, log.offset) if log is not None else ('', 0)
+        self.old = self.learn.logger
+        if self.old is not noop: self.learn.logger = self._line  # `noop`: quiet, or `lr_find`
+    def _line(self, log):
+        k, vals = self.offset + log[0] + 1, [f'{v:.4f}' if isinstance(v, float) else str(v) for v in log[1:]]
+        head = f'{self.phase} epoch' if self.phase else 'epoch'
+        print(f'{head} {k}/{self.offset + self.n_epoch}: ' + '  '.join(f'{m} {v}' for m, v in zip(self.recorder.metric_names[1:], vals)), flush=True)
+    def after_fit(self): self.learn.logger = self.old
+
 # %% ../nbs/06_train.ipynb #7f1453eb
 class EarlyStop(EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback`, counting epochs without improvement only from epoch `start`"
@@ -271,6 +288,17 @@ def fit_one_cycle_from(learn:Learner, n_epoch:int, lr_max, start:int=0, cbs=None
     learn.fit(n_epoch - start, cbs=[ParamScheduler(scheds)] + list(cbs or []))
 
 # %% ../nbs/06_train.ipynb #35ddca6a
+RUN_FILES = {  # what each file of a run folder is (patterns relative to the folder)
+    'config.json': 'the settings: what a resume must share, what a bundle needs',
+    'history.csv': 'one row per epoch',
+    'checkpoints/state.json': 'where the run stopped, and whether it is done',
+    'checkpoints/last-*.pth': "model, optimizer (Adam: twice the model's size) and random states of the last epoch: only while unfinished",
+    'checkpoints/best.pth': 'weights of the best epoch (only while unfinished, or when the run was not exported)',
+    'model.pth': 'the final (best) weights, a plain state dict',
+    'export.pkl': "fastai's learner (weights, no optimizer) for load_learner: a pickle, for trusted use",
+    'bundle/*': "the safe bundle (`fit_member`'s default place): what scoring loads",
+}
+
 class RunFolder:
     "Where a training run keeps its config, log, checkpoints and exports; `state` says where an interrupted run stopped"
     def __init__(self, path, resume=False):
@@ -316,6 +344,30 @@ class RunFolder:
         if not is_main(): return
         atomic_write(self.path/'export.pkl', lambda t: learn.export(Path(t).resolve()))
         atomic_write(self.path/'model.pth', lambda t: torch.save(learn.model.state_dict(), t))
+
+    @property
+    def weights(self) -> Path|None:
+        "The file with the run's best weights: `checkpoints/best.pth`, or `model.pth` once a finished run removed it"
+        return next((f for f in (self.checkpoints/'best.pth', self.path/'model.pth') if f.exists()), None)
+
+    def load_weights(self, learn:Learner):
+        "Put the run's best weights (if any epoch was saved) into `learn`'s model"
+        if self.weights is not None: load_model(self.weights, learn.model, None, with_opt=False, device=getattr(learn.dls, 'device', None))
+
+    def finish(self, learn:Learner, exported:bool):
+        "A finished run keeps one copy of its final weights (`model.pth` if `exported`, else `checkpoints/best.pth`); the last checkpoint goes"
+        if not is_main() or not self.state_file.exists(): return  # no epoch ran: nothing was saved
+        keep = self.path/'model.pth' if exported else self.checkpoints/'best.pth'
+        if not keep.exists(): atomic_write(keep, lambda t: torch.save(get_model(learn.model).state_dict(), t))  # no epoch was better: the last one's
+        atomic_write(self.state_file, json.dumps({**json.loads(self.state_file.read_text()), 'done': True, 'checkpoint': None}))
+        for f in [*self.checkpoints.glob('last*.pth'), *([self.checkpoints/'best.pth'] if exported else [])]: f.unlink(missing_ok=True)
+
+    def sizes(self) -> pd.DataFrame:
+        "Each file in the folder, its size in MB and what it is (`RUN_FILES`), largest first"
+        fs = [f for f in self.path.rglob('*') if f.is_file()]
+        df = pd.DataFrame(dict(file=[f.relative_to(self.path).as_posix() for f in fs], MB=[f.stat().st_size / 2**20 for f in fs]))
+        df['what'] = [next((w for p, w in RUN_FILES.items() if fnmatch(f, p)), '') for f in df.file]
+        return df.sort_values('MB', ascending=False, ignore_index=True)
 
     def __repr__(self): return f'RunFolder({str(self.path)!r})'
 
@@ -366,10 +418,12 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
         if state is not None:
             if names.index(ph.name) < names.index(state['phase']): continue
             if ph.name == state['phase']:
-                load_checkpoint(learn, run.checkpoints/state.get('checkpoint', 'last.pth'))  # older runs: last.pth
+                ck = state.get('checkpoint', 'last.pth')  # older runs: last.pth; a finished run: none (nothing is left to train)
+                if ck: load_checkpoint(learn, run.checkpoints/ck)
                 start, lrs = state['epoch'], state.get('lrs')
         if state is not None and ph.name == state['phase'] and (state.get('done') or start >= ph.epochs):
-            if (run.checkpoints/'best.pth').exists(): learn.load('best')  # where a finished phase left the model
+            run.load_weights(learn)  # where a finished phase left the model
+            learn.__dict__.pop('_resumed', None)  # the next phase starts its smoothed loss and trackers afresh, as it does straight through
             continue
         base = lr * ph.lr_mult
         plr = slice(base / ph.lr_div, base) if ph.lr_div else base
@@ -465,7 +519,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  export=True, # write export.pkl and model.pth at the end
                  init_model:nn.Module|None=None, # start from this model's body (a new head fits the classes): staged transfer
                  cbs=None, # more fastai callbacks
-                 quiet=False, # no progress bars or tables
+                 quiet=False, # no progress bars or tables (output that is not a terminal gets a plain line per epoch)
                  threads:int|None=None, # CPU threads for torch while training (None: as set); results depend on it
                  label_smoothing=0., # of the loss (see `backbone_learner`)
                  mixup=0., # MixUp's `alpha` on the training batches (0: none)
@@ -489,9 +543,10 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                                  path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing, **kwargs)
         ddp = _to_ddp(learn) if world > 1 else None
         if mixup: cbs = [MixUp(mixup), *(cbs or [])]
-        if quiet:
+        if quiet or not on_screen():  # bars in a file are noise: plain lines there
             learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
-            learn.logger = noop  # the Recorder prints each epoch when there is no progress bar
+            if quiet: learn.logger = noop  # the Recorder prints each epoch when there is no progress bar
+            else: learn.add_cb(EpochLines())
         if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
         config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
                       pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
@@ -503,8 +558,10 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         _run_phases(learn, phases, lr, run, monitor, patience, cbs)
         if ddp is not None: learn.remove_cb(ddp)  # a plain learner again, every process holding the same weights
         barrier()  # the first process's checkpoints are written
-        if (run.checkpoints/'best.pth').exists(): learn.load('best')
+        run.load_weights(learn)  # the best epoch
+        barrier()  # every process has read them before the first one removes what a finished run no longer needs
         if export: run.export(learn)
+        run.finish(learn, export)
         barrier()  # the exports are written before any process goes on
         return FitResult(learn, run, config, df)
 
