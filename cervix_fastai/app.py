@@ -84,7 +84,7 @@ def _place_mask(m, stem:str, kind:str, d:Path):
     if kind == 'same' and lab.ndim == 2 and lab.max(initial=0) <= NUCLEUS:  # a label image
         (d/'labels').mkdir(exist_ok=True)
         Image.fromarray(lab.astype(np.uint8)).save(d/'labels'/f'{stem}.png')
-    else: Image.fromarray(read_rgb(m)).save(d/f'{stem}-d.bmp')  # Herlev's colour code, lossless, where `herlev_mask` looks
+    else: Image.fromarray(read_rgb(m, turn=False)).save(d/f'{stem}-d.bmp')  # Herlev's colour code, lossless, where `herlev_mask` looks
 
 def _measured(p:Predictor, files:list, masks:list, req:Path, lines:list) -> tuple[list, pd.DataFrame]:
     "The images whose cell could be measured from a mask uploaded with it, and their `FEATURES` rows (for `with_features`)"

@@ -169,7 +169,8 @@ def _setting(kv:str) -> tuple:
     if '=' not in kv: raise DataError(f'--set takes key=value, got {kv!r}')
     k, v = kv.split('=', 1)
     if k.strip() in ('data', 'out', 'weights', 'group_pat'): return k.strip(), v.strip() or None  # as typed: `~` is a home folder, not YAML's null
-    return k.strip(), yaml.safe_load(v) if v.strip() else None
+    from cervix_fastai.job import parse_yaml
+    return k.strip(), parse_yaml(v, f'--set {k.strip()}') if v.strip() else None
 
 def run(config:Annotated[str, dict(opt=False, nargs='?')]=None, # a YAML file of settings (see the list below; default: all defaults)
         data:str=None, # the data: a SIPaKMeD, Herlev or class-folder tree, or a CSV manifest (default: the built-in synthetic set)

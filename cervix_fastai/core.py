@@ -97,11 +97,18 @@ def fit_name(name:str, # a file name (no folder)
     return f'{stem}~{h}{p.suffix}'
 
 # %% ../nbs/00_core.ipynb #c0a11b05
+def _utf8(name:str) -> bool:
+    "Whether a name read from the disk is valid UTF-8 (Python holds other bytes as lone surrogates, which no CSV or JSON can write)"
+    try: name.encode('utf-8'); return True
+    except UnicodeEncodeError: return False
+
 def check_apart(srcs, # source folders (or files)
                 dest, # the destination folder
                 what='destination', # for the message
                ):
-    "Raise unless `dest` and each of `srcs` are apart: neither inside the other, after resolving links"
+    "Raise unless `dest` and each of `srcs` are apart: neither inside the other, after resolving links; and both are UTF-8 paths"
+    for p in [dest, *srcs]:
+        if not _utf8(str(p)): raise DataError(f'The path {shown(p)} is not valid UTF-8: rename it (outputs name their inputs in CSV and JSON files)')
     d = Path(dest).expanduser().resolve()
     for s in srcs:
         r = Path(s).expanduser().resolve()
@@ -130,42 +137,52 @@ def _read_record(f:Path) -> dict:
 def _is_temp(p:Path) -> bool: return p.name.startswith('.') and '.tmp' in p.name  # a write `atomic_write` did not finish
 
 LOCK = '.cervix_fastai.lock'
-_locks = {}  # folder → [open lock file, holders in this process]
+_locks = {}  # folder → [open lock file, holders in this process, the lock file's path, the process that took it]
+import threading
+_locks_mutex = threading.Lock()
 
 def _lock(root:Path, what:str) -> str:
     "Take the folder's write lock (once per process, counted), or raise naming the process that holds it"
     key = os.path.realpath(root)
-    if key in _locks: _locks[key][1] += 1; return key
-    try: import fcntl
-    except ImportError: return key  # no advisory locks (Windows): one writer is the user's to ensure
-    while True:
-        fd = os.open(root/LOCK, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o666)  # never through a link
-        f = os.fdopen(fd, 'r+')
-        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            who = f.read().strip()[:300] or 'unknown'
-            f.close()
-            raise DataError(f'The {what} {root} is being written by another cervix_fastai process ({who}): '
-                            'wait for it to end, or choose another folder') from None
-        try: same = os.stat(root/LOCK, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError: same = False
-        if same: break
-        f.close()  # its holder removed it as we opened it: take the new one
-    f.seek(0); f.truncate()
-    f.write(f"pid {os.getpid()}: {' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200]}, since {time.strftime('%H:%M:%S')}")
-    f.flush()
-    _locks[key] = [f, 1, root/LOCK]
+    with _locks_mutex:
+        if key in _locks and _locks[key][3] == os.getpid(): _locks[key][1] += 1; return key
+        _locks.pop(key, None)  # inherited through a fork: the parent's, not ours
+        try: import fcntl
+        except ImportError: return key  # no advisory locks (Windows): one writer is the user's to ensure
+        path = Path(key)/LOCK
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o666)  # never through a link
+            f = os.fdopen(fd, 'r+', encoding='utf-8', errors='backslashreplace')
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                f.close()
+                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):  # a file system without locks (some NFS, FUSE)
+                    warnings.warn(f'{shown(root)} cannot be locked ({e.strerror}): make sure no other command writes it', stacklevel=3)
+                    return key
+                with open(path, encoding='utf-8', errors='replace') as g: who = g.read().strip()[:300] or 'unknown'
+                raise DataError(f'The {what} {shown(root)} is being written by another cervix_fastai process ({who}): '
+                                'wait for it to end, or choose another folder') from None
+            try: same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError: same = False
+            if same: break
+            f.close()  # its holder removed it as we opened it: take the new one
+        f.seek(0); f.truncate()
+        cmd = ' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))
+        f.write(f"pid {os.getpid()}: {shown(cmd)[:200]}, since {time.strftime('%H:%M:%S')}")
+        f.flush()
+        _locks[key] = [f, 1, path, os.getpid()]
     return key
 
-def _unlock(key:str, locks=_locks):
+def _unlock(key:str, locks=_locks, mutex=_locks_mutex):
     "Let go of one hold on a folder's lock; the last one closes it (the kernel drops it too when the process dies)"
-    if key not in locks: return
-    locks[key][1] -= 1
-    if locks[key][1] > 0: return
-    f, _, path = locks.pop(key)
-    try: os.unlink(path)  # removed while still held, so nobody takes a file on its way out
-    except OSError: pass
-    f.close()
+    with mutex:
+        if key not in locks or locks[key][3] != os.getpid(): return  # a forked child never removes its parent's lock
+        locks[key][1] -= 1
+        if locks[key][1] > 0: return
+        f, _, path, _ = locks.pop(key)
+        try: os.unlink(path)  # removed while still held, so nobody takes a file on its way out
+        except OSError: pass
+        f.close()
 
 class OutDir:
     "A destination folder and the record of the files the library wrote in it (see the rules above)"
@@ -317,11 +334,6 @@ def is_mask(path, names) -> bool:
     p = Path(path)
     if not (is_image_file(p) and p.stem.lower().endswith('-d')): return False
     return any(Path(n).stem == p.stem[:-2] and is_image_file(n) for n in names)
-
-def _utf8(name:str) -> bool:
-    "Whether a name read from the disk is valid UTF-8 (Python holds other bytes as lone surrogates, which no CSV or JSON can write)"
-    try: name.encode('utf-8'); return True
-    except UnicodeEncodeError: return False
 
 MASK = 'a segmentation mask'  # left out on purpose, reported apart from files that could not be used
 NOT_UTF8 = 'its name is not valid UTF-8 (rename it)'

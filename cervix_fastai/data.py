@@ -247,8 +247,10 @@ def read_dataset(src, # a CSV manifest, a SIPaKMeD folder, a Herlev folder or an
     "Manifest of `src`, whichever of the known layouts it has"
     src = Path(src).expanduser()
     if src.suffix.lower() == '.csv':
-        df = read_manifest(src, **kwargs)
-        if group_pat is None: return df
+        if group_pat is None: return read_manifest(src, **kwargs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', '.*has no `group` column')  # the pattern gives the slides
+            df = read_manifest(src, **kwargs)
         if 'group' in pd.read_csv(src, nrows=0).columns: raise DataError(f'{src} has a `group` column and group_pat was given too: use one')
         return _groups_from_names(df, group_pat, src)
     root = _existing_dir(src)
@@ -456,7 +458,7 @@ def load_manifest(data, # DataFrame, CSV, divided folder, split tree or a raw da
         elif p.is_dir() and (p/'train').is_dir() and (p/'valid').is_dir(): df = read_split_tree(p)
         else: df = read_dataset(p)
     if 'split' not in df.columns:
-        warnings.warn('The data has no `split` column: dividing it by slide, 60/20/20')
+        warnings.warn('The data has no `split` column: dividing it 60/20/20 (by slide when the slides are known)')
         df = divide_dataset(df, seed=seed)
     missing = {'train', 'valid'} - set(df.split)
     if missing: raise DataError(f'The manifest has no {sorted(missing)} rows')

@@ -291,7 +291,10 @@ def _file_key(f) -> str:
     "A hash of the file's bytes; for a file that cannot be read, its class folder and name"
     import hashlib
     try:
-        with open(f, 'rb') as fh: return hashlib.file_digest(fh, 'sha256').hexdigest()
+        h = hashlib.sha256()
+        with open(f, 'rb') as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b''): h.update(chunk)  # (hashlib.file_digest needs Python 3.11)
+        return h.hexdigest()
     except OSError: return f'name:{Path(f).parent.name}/{Path(f).name}'  # not the whole path: a copy elsewhere draws the same
 
 def file_draws(files, seed=0) -> np.ndarray:

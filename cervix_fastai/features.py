@@ -118,8 +118,8 @@ def cell_labels(path, # a cell image
     if kind == 'dat':
         cyt, nuc = cell_masks(path if files[0].parent == Path(path).parent else Path(path).resolve())  # a link: the original's files
         return np.where(nuc, NUCLEUS, np.where(cyt, CYTOPLASM, BACKGROUND)).astype(np.uint8)
-    img = read_rgb(path) if img is None else img
-    if kind == 'herlev': return place_mask(img, snap_colours(read_rgb(files[0])), align)
+    img = read_rgb(path, turn=False) if img is None else img  # masks and boundary files are drawn on the stored pixels
+    if kind == 'herlev': return place_mask(img, snap_colours(read_rgb(files[0], turn=False)), align)
     lab = np.asarray(Image.open(files[0]))
     if lab.shape != img.shape[:2] or lab.max(initial=0) > NUCLEUS:
         raise DataError(f'{files[0]}: a label image of shape {img.shape[:2]} with values 0, 1, 2 is needed, got shape {lab.shape}, max {lab.max(initial=0)}')
@@ -166,8 +166,8 @@ def cell_features(path, # a cell image with a mask (see `mask_source`)
                   mask_dir=None,
                   align='auto', # how a Herlev mask is placed (see `place_mask`)
                  ) -> dict:
-    "The `FEATURES` of the cell in `path`, measured from its mask"
-    img = read_rgb(path)
+    "The `FEATURES` of the cell in `path`, measured from its mask (on the stored pixels, as the mask is: shape and colour do not turn)"
+    img = read_rgb(path, turn=False)
     try: return measure(img, cell_labels(path, mask_dir, img, align))
     except DataError as e: raise DataError(f'{path}: {e}') if not str(e).startswith(str(path)) else e from None
 

@@ -198,8 +198,8 @@ def gradcam_main(model:str, # bundle, ensemble or run folder
         check_apart([src] if src.is_dir() else [], out, 'output folder')
         p = as_predictor(model).with_features(mask_dir=mask_dir)
         files, labels = find_images(src, left)
+        od = OutDir(out, [src] if src.is_dir() else [], 'output folder', 'gradcam')  # locked before the work: a second writer is told at once
         res = cam_files(p, files)  # once, for the overlays and the grid
-        od = OutDir(out, [src] if src.is_dir() else [], 'output folder', 'gradcam')
         od.clear()
         written = save_cams(p, src, od, alpha, res=res)
         if res['skipped'] or left: od.write('skipped.csv', skipped_table(res['skipped'], left).to_csv(index=False))

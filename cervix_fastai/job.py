@@ -28,8 +28,8 @@ from .gradcam import cam_grid
 from .report import report_html
 
 # %% auto #0
-__all__ = ['CONFIG', 'DEFAULTS', 'PATH_KEYS', 'YAML_NODES', 'SECONDS_PER_CELL_EPOCH', 'RUN_PARTS', 'STAGES', 'read_yaml',
-           'recipe_config', 'load_config', 'Progress', 'versions', 'run_job']
+__all__ = ['CONFIG', 'DEFAULTS', 'PATH_KEYS', 'YAML_NODES', 'YAML_CHARS', 'SECONDS_PER_CELL_EPOCH', 'RUN_PARTS', 'STAGES',
+           'parse_yaml', 'read_yaml', 'recipe_config', 'load_config', 'Progress', 'versions', 'run_job']
 
 # %% ../nbs/90_job.ipynb #6ffa3a95
 CONFIG = {  # key: (default, help)
@@ -68,31 +68,36 @@ def _v(v) -> str:
     r = reprlib.Repr(); r.maxstring, r.maxother, r.maxlist, r.maxlevel = 120, 120, 8, 3
     return r.repr(v)
 
-YAML_NODES = 10_000  # values a config may hold once its aliases are expanded: far above any real one
+YAML_NODES, YAML_CHARS = 10_000, 1_000_000  # values, and characters of text, a config may hold once its aliases are expanded
 
-def _yaml_size(node, limit:int) -> int:
-    "Values in `node` with every alias expanded, counting no further than `limit` (a bomb of nested aliases stops here)"
-    stack, n = [node], 0
-    while stack and n <= limit:
+def _yaml_size(node, limit:int, chars:int) -> bool:
+    "Whether `node`, every alias expanded, holds more than `limit` values or `chars` characters (counting stops there: a bomb is cheap to refuse)"
+    stack, n, c = [node], 0, 0
+    while stack:
         x = stack.pop(); n += 1
         if isinstance(x, yaml.MappingNode): stack += [v for kv in x.value for v in kv]
         elif isinstance(x, yaml.SequenceNode): stack += x.value
-    return n
+        else: c += len(str(x.value))
+        if n > limit or c > chars: return True
+    return False
 
-def read_yaml(path:Path) -> dict:
-    "A YAML mapping of settings, refused when its aliases expand past `YAML_NODES` values or it writes a path as `~`"
-    text = path.read_text()
+def parse_yaml(text:str, where:str):
+    "A YAML document, refused when its aliases expand past `YAML_NODES` values or `YAML_CHARS` characters, or it writes a path as `~`"
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-        if node is not None and _yaml_size(node, YAML_NODES) > YAML_NODES:
-            raise DataError(f'{path} expands past {YAML_NODES:,} values through its YAML aliases (&/*): refused')
+        if node is not None and _yaml_size(node, YAML_NODES, YAML_CHARS):
+            raise DataError(f'{where} expands past {YAML_NODES:,} values or {YAML_CHARS:,} characters through its YAML aliases (&/*): refused')
         for k, v in (node.value if isinstance(node, yaml.MappingNode) else []):
             if getattr(k, 'value', None) in PATH_KEYS and isinstance(v, yaml.ScalarNode) and v.value == '~':
-                raise DataError(f"{path}: {k.value}: ~ is YAML's empty value, not your home folder: write '~/...' in quotes, or leave {k.value} out")
-        given = loader.construct_document(node) if node is not None else {}
-    except yaml.YAMLError as e: raise DataError(f'{path} is not valid YAML: {str(e).splitlines()[0]}') from None
+                raise DataError(f"{where}: {k.value}: ~ is YAML's empty value, not your home folder: write '~/...' in quotes, or leave {k.value} out")
+        return loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as e: raise DataError(f'{where} is not valid YAML: {str(e).splitlines()[0]}') from None
     finally: loader.dispose()
+
+def read_yaml(path:Path) -> dict:
+    "The mapping of settings in the YAML file `path` (see `parse_yaml`)"
+    given = parse_yaml(path.read_text(), str(path))
     if given is None: return {}
     if not isinstance(given, dict): raise DataError(f'{path} must hold a mapping of settings, not a {type(given).__name__}')
     return given
@@ -132,7 +137,7 @@ def _checked(cfg:dict) -> dict:
         try: get_backbone(m)
         except ValueError as e: raise DataError(f'members: {e}') from None
     unknown = [f for f in cfg['filters'] if f not in FILTERS]
-    if unknown: raise DataError(f'filters: unknown {unknown}; known: {list(FILTERS)}')
+    if unknown: raise DataError(f'filters: unknown {_v(unknown)}; known: {list(FILTERS)}')
     if cfg['coverage'] in ('none', 'None'): cfg['coverage'] = None
     if cfg['recipe'] in ('none', 'None'): cfg['recipe'] = None
     try: cfg['coverage'] = None if cfg['coverage'] is None else float(cfg['coverage'])  # YAML reads 9e-1 as text

@@ -34,10 +34,12 @@ def to_rgb8(a:np.ndarray) -> np.ndarray:
     if a.shape[2] == 1: a = np.repeat(a, 3, axis=2)
     return np.ascontiguousarray(a)
 
-def read_rgb(path) -> np.ndarray:
+def read_rgb(path, # an image file
+             turn=True, # apply its EXIF orientation (False: the pixels as stored, the frame masks and boundary files are drawn in)
+            ) -> np.ndarray:
     "Read an image file as RGB uint8, whatever its mode, turned as its EXIF orientation says"
     with Image.open(path) as im0:
-        im = upright(im0)
+        im = upright(im0) if turn else im0
         if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'): return to_rgb8(np.array(im))
         return np.array(im.convert('RGBA' if 'A' in im.mode else 'RGB'))[..., :3].copy()
 

@@ -12,6 +12,7 @@ import pandas as pd
 from . import __version__
 from .core import DataError, OutDir, RECORD
 from .evaluate import plot_history, screening_line
+from .predictor import RUN_RESULTS, RUN_ENSEMBLE
 
 # %% auto #0
 __all__ = ['REPORT_TEMPLATE', 'MONITOR_NAMES', 'vote_rule', 'report_context', 'report_html', 'render_report']
@@ -192,7 +193,7 @@ MONITOR_NAMES = {'f1_macro': 'macro F1', 'valid_loss': 'loss (the lowest)', 'acc
 def report_context(run_dir) -> dict:
     "What the report shows, read from the run folder"
     run = Path(run_dir).expanduser()
-    f = run/'results.json'
+    f = run/RUN_RESULTS
     if not f.is_file(): raise DataError(f'{run} holds no results.json: not a cervix_fastai run folder')
     res = json.loads(f.read_text())
     csv = lambda rel, **kw: pd.read_csv(run/rel, **kw) if rel and (run/rel).is_file() else None
@@ -200,7 +201,7 @@ def report_context(run_dir) -> dict:
     stage = res.get('stage')
     status = 'finished' if res.get('finished') else (f'stopped after stage “{stage}”' if stage else 'not started')
     models = [_model_view(run, n, s) for n, s in res.get('models', {}).items()]
-    ens = _json(run/'ensemble'/'ensemble.json')
+    ens = _json(run/RUN_ENSEMBLE/'ensemble.json')
     vote = _or_none(lambda: vote_rule(ens.get('how', 'soft'), ens['names'], ens.get('weights'))) if ens else None
     sets = [m['sets'] for m in models if m['sets']]
     monitors = sorted(set(m['monitor'] for m in models if m['history'] and m['monitor']))
