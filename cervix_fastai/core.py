@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b81bd93f
 from __future__ import annotations
-import errno, json, os, re, stat, sys, tempfile, time, warnings, weakref
+import errno, json, os, re, stat, sys, tempfile, threading, time, warnings, weakref
 from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd
@@ -138,7 +138,6 @@ def _is_temp(p:Path) -> bool: return p.name.startswith('.') and '.tmp' in p.name
 
 LOCK = '.cervix_fastai.lock'
 _locks = {}  # folder → [open lock file, holders in this process, the lock file's path, the process that took it]
-import threading
 _locks_mutex = threading.Lock()
 
 def _lock(root:Path, what:str) -> str:

@@ -15,10 +15,10 @@ from .core import (DataError, IMG_EXTS, is_image_file, class_dirs, image_files, 
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'SPLITS', 'SIPAKMED_CLASSES', 'SIPAKMED_BINARY', 'HERLEV_CLASSES', 'HERLEV_BINARY', 'check_image',
-           'scan_images', 'make_manifest', 'read_folder', 'read_sipakmed', 'herlev_mask', 'read_herlev',
-           'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak', 'split_summary', 'slides_known',
-           'division_line', 'source_roots', 'divide_dataset', 'grouped_kfold', 'read_split_tree', 'load_manifest',
-           'show_class_grid']
+           'scan_images', 'make_manifest', 'group_regex', 'slide_in', 'read_folder', 'read_sipakmed', 'herlev_mask',
+           'read_herlev', 'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak', 'split_summary',
+           'slides_known', 'division_line', 'source_roots', 'divide_dataset', 'grouped_kfold', 'read_split_tree',
+           'load_manifest', 'show_class_grid']
 
 # %% ../nbs/01_data.ipynb #532db7f9
 MANIFEST_COLS = ('path', 'label', 'group', 'dataset')
@@ -70,7 +70,7 @@ def make_manifest(recs, # `(path, label, group)` per image
     df = pd.DataFrame(list(recs), columns=list(MANIFEST_COLS[:3])).assign(dataset=dataset, **extra)
     ok, bad = scan_images(df.path, check=check)
     if bad: df = df[df.path.map(str).isin(set(map(str, ok)))]
-    df = df.assign(path=df.path.map(os.path.abspath), group=[group_key(g) or str(p) for g, p in zip(df.group, df.path)]).sort_values('path', ignore_index=True)
+    df = df.assign(path=df.path.map(os.path.abspath), group=_group_keys(df.group, df.path)).sort_values('path', ignore_index=True)
     df.attrs['skipped'] = bad
     return df
 
@@ -101,6 +101,24 @@ def _finish(df, root, left, classes):
     return df
 
 # %% ../nbs/01_data.ipynb #b3a706dc
+def group_regex(pat:str, # a regular expression whose first group (or whole match) is a slide
+                what='group_pat', # the setting's name, for the message
+               ):
+    "`pat` compiled, or a `DataError` that says why it is not a regular expression"
+    try: return re.compile(pat)
+    except re.error as e: raise DataError(f'{what} {pat!r} is not a regular expression: {e}') from None
+
+def slide_in(rx, # a compiled `group_regex`
+             text:str, # a file name or path
+            ) -> str|None:
+    "The slide `rx` finds in `text` (its first group, or the match) as one key (`group_key`), or None"
+    m = rx.search(text)
+    return None if m is None else group_key(m.group(1) if m.groups() else m.group(0))
+
+def _group_keys(groups, paths) -> list[str]:
+    "Each row's slide key; a row with none is its own group (its path)"
+    return [group_key(g) or str(p) for g, p in zip(groups, paths)]
+
 def read_folder(root, # folder with one sub-folder per class
                 group_pat:str|None=None, # regex on the file name whose first group (or match) is the slide
                 dataset:str|None=None, # defaults to the folder's name
@@ -109,17 +127,15 @@ def read_folder(root, # folder with one sub-folder per class
                ) -> pd.DataFrame:
     "Manifest of an ImageNet-style tree `root/<class>/**/<image>`"
     root = _existing_dir(root)
-    try: group_pat is None or re.compile(group_pat)
-    except re.error as e: raise DataError(f'group_pat {group_pat!r} is not a regular expression: {e}') from None
+    rx = None if group_pat is None else group_regex(group_pat)
     recs, left = [], [(str(f), 'outside the class folders') for f in scan_tree(root, recurse=False)[0]]
     def refuse(f):
         if exclude is not None and exclude(f): return 'excluded'
-        if group_pat is not None and re.search(group_pat, f.name) is None: return f'no slide: group_pat {group_pat!r} does not match'
+        if rx is not None and slide_in(rx, f.name) is None: return f'no slide: group_pat {group_pat!r} does not match'
     dirs = class_dirs(root)
     for d in dirs:
         for f in _images_in(d, left, keep=refuse):
-            m = None if group_pat is None else re.search(group_pat, f.name)
-            recs.append((f, d.name, str(f.relative_to(root)) if m is None else m.group(1) if m.groups() else m.group(0)))
+            recs.append((f, d.name, str(f.relative_to(root)) if rx is None else slide_in(rx, f.name)))
     return _finish(make_manifest(recs, dataset or root.name, check=check), root, left, [d.name for d in dirs])
 
 # %% ../nbs/01_data.ipynb #13c739c2
@@ -217,10 +233,9 @@ def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `
     if 'group' not in df.columns:
         if labels: warnings.warn(f'{csv} has no `group` column: each image is its own group, so cells of one slide may land in two splits')
         df['group'] = df.path
-    df['group'] = [group_key(g) for g in df.group]  # `12`, `12.0` and `" 12"`: one slide
-    if df.group.isna().any():
-        if labels: warnings.warn(f'{csv}: no group on line(s) {_lines(df.group.isna())}: each of those images is its own group')
-        df['group'] = df.group.fillna(df.path)
+    none = df.group.map(group_key).isna()
+    if none.any() and labels: warnings.warn(f'{csv}: no group on line(s) {_lines(none)}: each of those images is its own group')
+    df['group'] = _group_keys(df.group, df.path)  # `12`, `12.0` and `" 12"`: one slide
     if 'dataset' not in df.columns: df['dataset'] = csv.stem
     df['label'] = pd.Series([as_text(l) for l in df.label] if 'label' in df.columns else None, df.index, dtype=object)
     ok, bad = scan_images(df.path, check=check)
@@ -231,12 +246,11 @@ def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `
 # %% ../nbs/01_data.ipynb #4ef8685c
 def _groups_from_names(df:pd.DataFrame, group_pat:str, where) -> pd.DataFrame:
     "`df` with `group` taken from each file name by `group_pat` (its first group, or the match)"
-    try: pat = re.compile(group_pat)
-    except re.error as e: raise DataError(f'group_pat {group_pat!r} is not a regular expression: {e}') from None
-    ms = [pat.search(Path(p).name) for p in df.path]
-    miss = [p for p, m in zip(df.path, ms) if m is None]
+    rx = group_regex(group_pat)
+    slides = [slide_in(rx, Path(p).name) for p in df.path]
+    miss = [p for p, s in zip(df.path, slides) if s is None]
     if miss: raise DataError(f'group_pat {group_pat!r} finds no slide in {len(miss)} file name(s) of {where}, e.g. {Path(miss[0]).name!r}')
-    out = df.assign(group=[group_key(m.group(1) if m.groups() else m.group(0)) for m in ms])
+    out = df.assign(group=slides)
     out.attrs = dict(df.attrs)
     return out
 
@@ -415,7 +429,7 @@ def divide_dataset(df:pd.DataFrame, # manifest with `path`, `label`, `group`
     _check_rows(df)
     for l in df.label.unique() if tree else []: safe_name(l, 'label')  # labels become folder names: all checked first
     used = np.array(SPLITS)[fr > 0]  # a zero share: no such split (e.g. train/valid only, for an external test set)
-    out = df.assign(group=[group_key(g) or str(p) for g, p in zip(df.group, df.path)])  # one key per slide, however it was written
+    out = df.assign(group=_group_keys(df.group, df.path))  # one key per slide, however it was written
     out = out.assign(split=used[assign_groups(out.label, out.group, fr[fr > 0], seed=seed)])
     out.attrs = dict(df.attrs, by_slide=slides_known(out))
     if not out.attrs['by_slide']: warnings.warn(division_line(out)[0].upper() + division_line(out)[1:], stacklevel=2)

@@ -6,13 +6,13 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/inference.html.md"""
 
 # %% ../nbs/10_inference.ipynb #2585ed12
 from __future__ import annotations
-import json, re, sys, time, warnings
+import json, sys, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, store_true
 from .core import (DataError, OutDir, check_apart, class_dirs, scan_tree, left_out_message, is_image_file, cli_errors, as_text,
                                 group_key, shown, noisy, user_path, MASK)
-from .data import read_manifest, source_roots
+from .data import read_manifest, source_roots, group_regex, slide_in
 from .evaluate import (report, metrics, fit_temperature, apply_temperature, aps_scores, conformal_threshold,
                                     prediction_sets, refer, conformal_summary, file_draws)
 from .predictor import as_predictor, load_bundle, set_temperature, export_bundle, Bundle
@@ -45,12 +45,11 @@ def _groups(files, src, groups):
     "The slide of each file: `groups` is a regex on the path relative to `src` (the whole path if None; first group or match), or a mapping"
     if groups is None: return None
     if isinstance(groups, str):
-        try: re.compile(groups)
-        except re.error as e: raise DataError(f'groups {groups!r} is not a regular expression: {e}') from None
+        rx = group_regex(groups, 'groups')
         rels = [f.as_posix() if src is None else f.relative_to(src).as_posix() if src.is_dir() else f.name for f in files]
-        ms = [re.search(groups, r) for r in rels]
-        if not all(ms): raise DataError(f'groups {groups!r} does not match {rels[[m is None for m in ms].index(True)]}')
-        return [m.group(1) if m.groups() else m.group(0) for m in ms]
+        slides = [slide_in(rx, r) for r in rels]
+        if None in slides: raise DataError(f'groups {groups!r} does not match {rels[slides.index(None)]}')
+        return slides
     missing = [str(f) for f in files if str(f) not in groups]
     if missing: raise DataError(f'The groups mapping has no slide for {len(missing)} file(s), e.g. {missing[0]}')
     return [groups[str(f)] for f in files]

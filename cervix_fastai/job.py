@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd
 from . import __version__
-from .core import DataError, OutDir, RECORD, safe_name, check_apart, user_path
+from .core import DataError, OutDir, RECORD, safe_name, check_apart
 from .data import (read_sipakmed, read_dataset, read_manifest, divide_dataset, split_summary, check_no_leak,
                                 show_class_grid, source_roots, slides_known, division_line, SIPAKMED_CLASSES, SIPAKMED_BINARY, HERLEV_CLASSES, HERLEV_BINARY)
 from .synth import make_synthetic_sipakmed
@@ -90,7 +90,7 @@ def parse_yaml(text:str, where:str):
             raise DataError(f'{where} expands past {YAML_NODES:,} values or {YAML_CHARS:,} characters through its YAML aliases (&/*): refused')
         for k, v in (node.value if isinstance(node, yaml.MappingNode) else []):
             if getattr(k, 'value', None) in PATH_KEYS and isinstance(v, yaml.ScalarNode) and v.value == '~':
-                raise DataError(f"{where}: {k.value}: ~ is YAML's empty value, not your home folder: write '~/...' in quotes, or leave {k.value} out")
+                raise DataError(f"{where}: {k.value}: ~ is YAML's empty value, not your home folder: write '~/...' in quotes, or drop the {k.value} line")
         return loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e: raise DataError(f'{where} is not valid YAML: {str(e).splitlines()[0]}') from None
     finally: loader.dispose()
@@ -258,8 +258,8 @@ def _claim(cfg:dict, resume:bool, overwrite:bool, sources=()) -> tuple[OutDir, d
 def _free_out(out:Path) -> Path:
     "`out`, or when it holds a finished run, the first of `out-2`, `out-3` ... that holds none"
     def finished(p): return (p/RUN_RESULTS).is_file() and json.loads((p/RUN_RESULTS).read_text()).get('finished', False)
-    n, p = 1, out
-    while finished(p): n, p = n + 1, out.with_name(f'{out.name}-{n + 1}')
+    p, n = out, 1
+    while finished(p): n += 1; p = out.with_name(f'{out.name}-{n}')
     return p
 
 def _out_named(config, overrides:dict) -> bool:
