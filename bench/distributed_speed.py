@@ -5,13 +5,13 @@ Each way runs in its own processes (`torchrun` for two, plain `python` for one) 
 start-up and imports, so the figures compare the work, not the launcher; the whole command's wall time, start-up
 included, is printed too. On a 2-core CPU no speed-up is to be expected (two processes share the two cores, and
 gloo's all-reduce adds to each step): the point of the distributed path is that it gives the same results
-(`16_distributed` tests that), and scales on machines with more cores or GPUs.
+(`02_distributed` tests that), and scales on machines with more cores or GPUs.
 
     python bench/distributed_speed.py [--n-per-class 60] [--arch resnet18] [--size 96] [--bs 16] [--nprocs 1 2 4]
 
 On a machine with GPUs each process takes one (NCCL); `CUDA_VISIBLE_DEVICES=` keeps them on the CPU (gloo).
 """
-import argparse, json, os, subprocess, sys, tempfile, textwrap, time, warnings
+import argparse, json, os, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 
 WORK = '''
@@ -19,8 +19,8 @@ import json, sys, time, warnings
 warnings.simplefilter('ignore')
 import torch
 from cervix_fastai.distributed import init_distributed, is_main, barrier, launched
-from cervix_fastai.train import fit_backbone
-from cervix_fastai.inference import score_folder
+from cervix_fastai.train.backbone import fit_backbone
+from cervix_fastai.serve.score import score_folder
 div, bundle, run, out, arch, size, bs, res = sys.argv[1:9]
 dist = launched()
 if dist: init_distributed()
@@ -41,10 +41,10 @@ def main():
     ap.add_argument('--nprocs', type=int, nargs='+', default=[1, 2], help='process counts to time (the first is the baseline)')
     a = ap.parse_args()
     warnings.simplefilter('ignore')
-    from cervix_fastai.synth import make_synthetic_sipakmed
-    from cervix_fastai.data import read_sipakmed, divide_dataset
-    from cervix_fastai.train import fit_backbone
-    from cervix_fastai.predictor import export_bundle
+    from cervix_fastai.data.synth import make_synthetic_sipakmed
+    from cervix_fastai.data.core import read_sipakmed, divide_dataset
+    from cervix_fastai.train.backbone import fit_backbone
+    from cervix_fastai.serve.bundle import export_bundle
     tmp = Path(tempfile.mkdtemp())
     df = divide_dataset(read_sipakmed(make_synthetic_sipakmed(tmp/'s', n_per_class=a.n_per_class, progress=False)), tmp/'div', tree='copy')
     res = fit_backbone(tmp/'div', a.arch, epochs=0, lr=1e-3, size=a.size, pretrained=False, run_dir=tmp/'r0', quiet=True, export=False)
@@ -75,6 +75,6 @@ def main():
         p2 = pd.read_csv(tmp/f'scores{k}'/'predictions.csv')
         print(f'predictions.csv, {a.nprocs[0]} vs {k} processes: same rows in the same order {p1.path.tolist() == p2.path.tolist()}, '
               f'same predictions {(p1.pred == p2.pred).all()}, max |dp| {(p1[cols] - p2[cols]).abs().to_numpy().max():.1e} '
-              '(other batches: bs=1 makes them equal to the bit, as 16_distributed tests)')
+              '(other batches: bs=1 makes them equal to the bit, as 02_distributed tests)')
 
 if __name__ == '__main__': main()

@@ -1,6 +1,6 @@
 """Grad-CAM speed on one batch, four ways in one run (same model, layer and inputs):
 
-- ours: `cervix_fastai.gradcam.gradcam` (autograd only from the target layer up);
+- ours: `cervix_fastai.serve.gradcam.gradcam` (autograd only from the target layer up);
 - pytorch-grad-cam: its `GradCAM` (a full forward with autograd, backward through the whole network);
 - forward: one plain forward pass under `no_grad`;
 - forward+backward: one forward with autograd and a backward of the class scores through the whole network.
@@ -16,7 +16,7 @@ import numpy as np, torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from cervix_fastai.models import create_model, cam_layer_name
-from cervix_fastai.gradcam import gradcam
+from cervix_fastai.serve.gradcam import gradcam
 
 def best_interleaved(fns:dict, repeats):
     "Best time of each function over `repeats` rounds, the functions taking turns in each round (after a warm-up round)"

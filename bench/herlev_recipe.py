@@ -22,10 +22,10 @@ import argparse, sys, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from cervix_fastai.core import atomic_write
-from cervix_fastai.data import read_herlev, grouped_kfold, HERLEV_BINARY
-from cervix_fastai.evaluate import metrics, roll_up
-from cervix_fastai.fusion import cross_validate
-from cervix_fastai.train import RECIPES
+from cervix_fastai.data.core import read_herlev, grouped_kfold, HERLEV_BINARY
+from cervix_fastai.evaluate.metrics import metrics, roll_up, macro_f1
+from cervix_fastai.train.cv import cross_validate
+from cervix_fastai.train.backbone import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # vs_fastai, beside this script
@@ -40,7 +40,7 @@ FASTAI = 'fastai-textbook'  # the baseline: plain fastai vision_learner resnet18
 def fastai_cv(df, out:Path, threads=2):
     "The plain fastai recipe (`bench/vs_fastai.py`) on the same folds, saved per fold like `cross_validate`; a `CVResult`"
     from vs_fastai import fastai_probs
-    from cervix_fastai.fusion import CVResult, fold_manifest
+    from cervix_fastai.train.cv import CVResult, fold_manifest
     vocab = sorted(df.label.unique())
     probs = np.full((len(df), len(vocab)), np.nan)
     for k in sorted(df.fold.unique()):
@@ -75,9 +75,8 @@ def scores(p, targs, vocab, groups, n_boot=1000) -> dict:
 
 def per_fold(cv, key) -> list[float]:
     "Macro F1 of each held-out fold"
-    from sklearn.metrics import f1_score
     p = cv.probs[key]
-    return [f1_score(cv.targs[cv.folds == k], p[cv.folds == k].argmax(1), average='macro') for k in np.unique(cv.folds)]
+    return [macro_f1(cv.targs[cv.folds == k], p[cv.folds == k].argmax(1)) for k in np.unique(cv.folds)]
 
 def epoch_seconds(history:Path) -> float:
     "The seconds of the epochs a run's log recorded"
@@ -100,7 +99,7 @@ def by_fold(fn, cv, *arrays):
 
 def oof_weighted_vote(P:np.ndarray, cv):
     "The weighted vote of members `P` (members × cells × classes): weights for test fold k fitted on the other folds; (probs, weights per cell)"
-    from cervix_fastai.ensemble import fit_vote_weights
+    from cervix_fastai.train.ensemble import fit_vote_weights
     w = by_fold(lambda tr, te: np.repeat(fit_vote_weights(tr[0], tr[1])[None], te[1].shape[0], 0), cv, P, cv.targs)
     return np.einsum('nm,mnk->nk', w, P), w
 
@@ -143,8 +142,7 @@ def main():
                   f"binary acc {s['bin_acc']:.3f} {ci(s['bin_ci'])}  folds F1 {' '.join(f'{x:.2f}' for x in f)}  "
                   f"{secs:.0f} s/fold (this run {time.perf_counter() - t0:.0f} s)", flush=True)
     if a.only is None:  # the whole search: the best candidate with the morphometry models, then the tables
-        from sklearn.metrics import f1_score
-        best = max(CANDIDATES, key=lambda n: f1_score(cvs[n].targs, cvs[n].probs['image'].argmax(1), average='macro'))
+        best = max(CANDIDATES, key=lambda n: macro_f1(cvs[n].targs, cvs[n].probs['image'].argmax(1)))
         tab = cross_validate(df, models=('mlp', 'gb', 'lr'), run_dir=a.out/'r18-96-ls', seed=0, threads=a.threads, progress=False,
                              **CANDIDATES['r18-96-ls'])  # the study's folder: the same folds and rows, saved there
         cv = cvs[best]

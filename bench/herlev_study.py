@@ -34,16 +34,16 @@ README):
 import argparse, json, sys, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from sklearn.metrics import f1_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from herlev_recipe import CANDIDATES, herlev_folds, scores, per_fold, epoch_seconds, by_fold, oof_weighted_vote
 from cervix_fastai.core import atomic_write
-from cervix_fastai.data import read_sipakmed, divide_dataset, grouped_kfold, HERLEV_BINARY
-from cervix_fastai.evaluate import ece, fit_temperature, apply_temperature, aps_scores, conformal_threshold, prediction_sets, conformal_summary, file_draws
-from cervix_fastai.predictor import hard_vote, soft_vote
-from cervix_fastai.fusion import cross_validate, CV_MODELS
-from cervix_fastai.synth import make_synthetic_sipakmed
-from cervix_fastai.train import fit_backbone
+from cervix_fastai.data.core import read_sipakmed, divide_dataset, grouped_kfold, HERLEV_BINARY
+from cervix_fastai.evaluate.metrics import ece, fit_temperature, apply_temperature, macro_f1
+from cervix_fastai.evaluate.conformal import aps_scores, conformal_threshold, prediction_sets, conformal_summary, file_draws
+from cervix_fastai.serve.vote import hard_vote, soft_vote
+from cervix_fastai.train.cv import cross_validate, CV_MODELS
+from cervix_fastai.data.synth import make_synthetic_sipakmed
+from cervix_fastai.train.backbone import fit_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOT = 1000
@@ -66,7 +66,7 @@ def leakage(cvg, cvr) -> pd.DataFrame:
 
 def gap_ci(cvg, cvr, n_boot=BOOT, seed=0) -> dict:
     "95 % intervals of the leakage gap (random minus grouped), paired: the same resampled slides for both"
-    from cervix_fastai.evaluate import roll_up
+    from cervix_fastai.evaluate.metrics import roll_up
     slides = np.unique(cvg.groups)
     idx = {g: np.flatnonzero(cvg.groups == g) for g in slides}
     bin_t = lambda cv: roll_up(cv.probs['image'], cv.targs, cv.vocab, HERLEV_BINARY)
@@ -76,7 +76,7 @@ def gap_ci(cvg, cvr, n_boot=BOOT, seed=0) -> dict:
     for _ in range(n_boot):
         i = np.concatenate([idx[g] for g in rng.choice(slides, len(slides))])
         d['accuracy'].append((pr[i] == t[i]).mean() - (pg[i] == t[i]).mean())
-        d['f1_macro'].append(f1_score(t[i], pr[i], average='macro') - f1_score(t[i], pg[i], average='macro'))
+        d['f1_macro'].append(macro_f1(t[i], pr[i]) - macro_f1(t[i], pg[i]))
         d['binary_acc'].append((br[i].argmax(1) == btr[i]).mean() - (bg[i].argmax(1) == btg[i]).mean())
     return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in d.items()}
 
@@ -96,7 +96,7 @@ def calibration(cv) -> pd.DataFrame:
             p = cv.probs[f'{m}+tta' if tta else m]
             q = calibrated(p, cv)
             nll = lambda x: float(-log(x[np.arange(len(x)), cv.targs]).mean())
-            rows.append(dict(model=m, tta=tta, accuracy=float((p.argmax(1) == cv.targs).mean()), f1_macro=f1_score(cv.targs, p.argmax(1), average='macro'),
+            rows.append(dict(model=m, tta=tta, accuracy=float((p.argmax(1) == cv.targs).mean()), f1_macro=macro_f1(cv.targs, p.argmax(1)),
                              ece=ece(p, cv.targs), ece_temperature=ece(q, cv.targs), nll=nll(p), nll_temperature=nll(q)))
     return pd.DataFrame(rows)
 

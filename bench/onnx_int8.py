@@ -40,7 +40,7 @@ def session(path, threads):
 def quantised(src:Path, calib:np.ndarray, bs:int) -> dict:
     "`src` quantised dynamically, and statically as the library does it (`quantize_onnx`, calibrated on `calib`): {name: path}"
     from onnxruntime.quantization import quantize_dynamic, QuantType
-    from cervix_fastai.predictor import quantize_onnx
+    from cervix_fastai.serve.onnx import quantize_onnx
     dyn, sta = (src.with_name(src.stem + s) for s in ('.int8-dynamic.onnx', '.int8-static.onnx'))
     quantize_dynamic(str(src), str(dyn), weight_type=QuantType.QInt8)
     quantize_onnx(src, sta, calib, bs)
@@ -54,10 +54,10 @@ def softmax(z): e = np.exp(z - z.max(1, keepdims=True)); return e / e.sum(1, kee
 
 def trained(a, out:Path):
     "The study's image model on fold 0, exported with model.onnx (trained once, then read back); its manifest"
-    from cervix_fastai.data import read_herlev, grouped_kfold
-    from cervix_fastai.fusion import fold_manifest
-    from cervix_fastai.train import fit_backbone
-    from cervix_fastai.predictor import export_bundle
+    from cervix_fastai.data.core import read_herlev, grouped_kfold
+    from cervix_fastai.train.cv import fold_manifest
+    from cervix_fastai.train.backbone import fit_backbone
+    from cervix_fastai.serve.bundle import export_bundle
     df = fold_manifest(grouped_kfold(read_herlev(a.data), k=5, seed=0), 'fold', 0)
     bdir = out/'bundle'
     if not (bdir/'model.onnx').exists():
@@ -69,9 +69,9 @@ def trained(a, out:Path):
     return bdir, df
 
 def accuracy_table(bdir, df, a):
-    from cervix_fastai.predictor import load_bundle
-    from cervix_fastai.evaluate import bootstrap_ci
-    from sklearn.metrics import f1_score
+    from cervix_fastai.serve.bundle import load_bundle
+    from cervix_fastai.evaluate.metrics import bootstrap_ci
+    from cervix_fastai.evaluate.metrics import macro_f1
     b = load_bundle(bdir)
     prep = lambda d: np.stack([b.prepare(str(p)).numpy() for p in d.path])
     va, te = df[df.split == 'valid'], df[df.split == 'test']
@@ -85,7 +85,7 @@ def accuracy_table(bdir, df, a):
     print(f'\nHerlev fold 0: {len(te)} test cells from {len(set(slides))} slides, {len(va)} validation cells for calibration; '
           f'fp32 ONNX vs torch max |dp| {np.abs(probs["fp32"] - pt).max():.1e}')
     acc = lambda t, p: float((t == p).mean())
-    f1 = lambda t, p: f1_score(t, p, average='macro', zero_division=0)
+    f1 = macro_f1
     print(f"{'model':<13} {'accuracy':>9} {'macro F1':>9} {'Δ accuracy vs fp32 [95 % CI, slides]':>38} {'top-1 changed':>14} {'max |dp|':>9}")
     p32 = probs['fp32'].argmax(1)
     for k, pr in probs.items():
@@ -99,7 +99,7 @@ def accuracy_table(bdir, df, a):
 
 def speed_row(name, p, U, calib, a, tmp:Path):
     "img/s of eager PyTorch and of the three ONNX Runtime sessions on the prepared images `U`"
-    from cervix_fastai.predictor import export_onnx
+    from cervix_fastai.serve.onnx import export_onnx
     src = tmp/f'{name}.onnx'
     if not src.exists(): export_onnx(p, src)
     paths = {'fp32': src, **quantised(src, calib, a.bs)}
@@ -128,7 +128,7 @@ def main():
     import onnxruntime as ort
     from cervix_fastai.core import DataError
     from cervix_fastai.models import create_model
-    from cervix_fastai.predictor import ModelPredictor
+    from cervix_fastai.serve.predictor import ModelPredictor
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     print(f'torch {torch.__version__}, onnxruntime {ort.__version__}, {a.threads} threads')
     try: bdir, df = trained(a, out)

@@ -6,8 +6,8 @@ Same images (page cache warmed), same filters, fresh output folders; prints imag
 """
 import argparse, os, tempfile, time, warnings
 from pathlib import Path
-from cervix_fastai.synth import make_synthetic_sipakmed
-from cervix_fastai.preprocess import preprocess_folder
+from cervix_fastai.data.synth import make_synthetic_sipakmed
+from cervix_fastai.image.preprocess import preprocess_folder
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

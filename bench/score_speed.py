@@ -18,11 +18,12 @@ import argparse, copy, tempfile, time, warnings
 import numpy as np
 from pathlib import Path
 import torch
-from cervix_fastai.synth import make_synthetic_sipakmed
-from cervix_fastai.data import read_sipakmed, divide_dataset
-from cervix_fastai.train import fit_backbone
-from cervix_fastai.inference import export_bundle, load_bundle, score_folder
-from cervix_fastai.predictor import auto_bs
+from cervix_fastai.data.synth import make_synthetic_sipakmed
+from cervix_fastai.data.core import read_sipakmed, divide_dataset
+from cervix_fastai.train.backbone import fit_backbone
+from cervix_fastai.serve.bundle import export_bundle, load_bundle
+from cervix_fastai.serve.score import score_folder
+from cervix_fastai.serve.predictor import auto_bs
 
 def best_rate(fn, n, repeats):
     times = []

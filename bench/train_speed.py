@@ -13,10 +13,10 @@ import argparse, tempfile, time, warnings
 from pathlib import Path
 import torch, torch.nn.functional as F
 from fastai.callback.core import Callback
-from cervix_fastai.synth import make_synthetic_sipakmed
-from cervix_fastai.data import read_sipakmed, divide_dataset
+from cervix_fastai.data.synth import make_synthetic_sipakmed
+from cervix_fastai.data.core import read_sipakmed, divide_dataset
 import statistics
-from cervix_fastai.train import fit_backbone
+from cervix_fastai.train.backbone import fit_backbone
 from cervix_fastai.models import create_model
 
 class TrainTimer(Callback):

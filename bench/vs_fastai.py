@@ -19,12 +19,12 @@ comparison line (ours - fastai). One run per side: on ~140 test cells one cell i
 import argparse, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, torch
-from sklearn.metrics import f1_score
+from cervix_fastai.evaluate.metrics import macro_f1
 from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, ColReader, ColSplitter, Resize, aug_transforms,
                                Normalize, imagenet_stats, vision_learner, accuracy, set_seed)
 import torchvision.models as tvm
-from cervix_fastai.data import read_herlev, divide_dataset, HERLEV_BINARY
-from cervix_fastai.train import fit_backbone, split_preds
+from cervix_fastai.data.core import read_herlev, divide_dataset, HERLEV_BINARY
+from cervix_fastai.train.backbone import fit_backbone, split_preds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def scores(probs, targs, vocab):
     member = np.array([[HERLEV_BINARY[c] == g for g in groups] for c in vocab], float)  # class x group
     bprobs, btargs = probs @ member, member[targs].argmax(1)
     bpred = bprobs.argmax(1)
-    f1 = lambda t, p: f1_score(t, p, average='macro', zero_division=0)
+    f1 = macro_f1
     return dict(acc=(pred == targs).mean(), f1=f1(targs, pred), bin_acc=(bpred == btargs).mean(), bin_f1=f1(btargs, bpred))
 
 def run_ours(df, a, tmp):

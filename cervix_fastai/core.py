@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b81bd93f
 from __future__ import annotations
-import errno, json, os, re, stat, sys, tempfile, threading, time, warnings, weakref
+import errno, json, os, re, signal, stat, sys, tempfile, threading, time, warnings, weakref
 from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd
@@ -16,7 +16,7 @@ from fastprogress.fastprogress import progress_bar, IN_NOTEBOOK
 __all__ = ['RECORD', 'LOCK', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'MASK', 'NOT_UTF8', 'DataError', 'atomic_write', 'safe_name',
            'as_text', 'shown', 'group_key', 'user_path', 'fit_name', 'check_apart', 'OutDir', 'is_image_file',
            'is_hidden', 'upright', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message', 'noisy', 'image_files',
-           'cut', 'cli_errors', 'maybe_progress', 'on_screen', 'plain_progress']
+           'cut', 'cli_errors', 'on_sigterm', 'maybe_progress', 'on_screen', 'plain_progress']
 
 # %% ../nbs/00_core.ipynb #8dc6cbeb
 class DataError(ValueError):
@@ -416,6 +416,17 @@ def cli_errors(debug=False, # re-raise, with the traceback
         print(f'error: {cut(why)} (--debug shows the traceback)', file=sys.stderr)
         sys.exit(1)
     finally: warnings.showwarning = show
+
+# %% ../nbs/00_core.ipynb #53e51404
+@contextmanager
+def on_sigterm(handler, # called as `handler(signum, frame)` on a kill (SIGTERM)
+              ):
+    "While inside, a kill calls `handler`; the previous handler (or the default) is set again on the way out"
+    main = threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGTERM, handler) if main else None
+    try: yield
+    finally:
+        if main: signal.signal(signal.SIGTERM, signal.SIG_DFL if prev is None else prev)  # None: a handler set outside Python
 
 # %% ../nbs/00_core.ipynb #c220f40c
 def maybe_progress(items, # a sized iterable (or pass `total`)
