@@ -25,7 +25,7 @@ from cervix_fastai.core import atomic_write
 from cervix_fastai.data.core import read_herlev, grouped_kfold, HERLEV_BINARY
 from cervix_fastai.evaluate.metrics import metrics, roll_up, macro_f1
 from cervix_fastai.train.cv import cross_validate
-from cervix_fastai.train.backbone import RECIPES
+from cervix_fastai.train.settings import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # vs_fastai, beside this script

@@ -14,9 +14,10 @@ from fastprogress.fastprogress import progress_bar, IN_NOTEBOOK
 
 # %% auto #0
 __all__ = ['RECORD', 'LOCK', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'MASK', 'NOT_UTF8', 'DataError', 'atomic_write', 'safe_name',
-           'as_text', 'shown', 'group_key', 'user_path', 'fit_name', 'check_apart', 'OutDir', 'is_image_file',
-           'is_hidden', 'upright', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message', 'noisy', 'image_files',
-           'cut', 'cli_errors', 'on_sigterm', 'maybe_progress', 'on_screen', 'plain_progress']
+           'as_text', 'shown', 'group_key', 'user_path', 'fit_name', 'other_settings', 'check_same', 'check_apart',
+           'OutDir', 'is_image_file', 'is_hidden', 'upright', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message',
+           'noisy', 'image_files', 'cut', 'brief', 'cli_errors', 'on_sigterm', 'maybe_progress', 'on_screen',
+           'plain_progress']
 
 # %% ../nbs/00_core.ipynb #8dc6cbeb
 class DataError(ValueError):
@@ -95,6 +96,24 @@ def fit_name(name:str, # a file name (no folder)
     h, keep = hashlib.sha256(name.encode()).hexdigest()[:10], limit - len(p.suffix.encode()) - 12
     stem = p.stem.encode()[:keep].decode(errors='ignore')
     return f'{stem}~{h}{p.suffix}'
+
+# %% ../nbs/00_core.ipynb #4e31c92a
+def other_settings(before:dict|None, # the settings recorded with the outputs
+                   now:dict|None, # the settings of this run
+                   keys=None, # only these (default: every key of either)
+                  ) -> dict:
+    "`{key: (before, now)}` for each setting that differs, compared as a JSON record keeps them"
+    b, n = (json.loads(json.dumps(d or {}, default=str)) for d in (before, now))
+    return {k: (b.get(k), n.get(k)) for k in (sorted(set(b) | set(n)) if keys is None else keys) if b.get(k) != n.get(k)}
+
+def check_same(before:dict|None, now:dict|None,
+               what:str, # what holds the outputs: 'runs/x', 'the folds in runs/cv' ...
+               advice:str, # what the user can do instead
+               keys=None, # only these settings
+              ):
+    "Refuse, naming each setting that differs, when `what` was made with other settings than `now`"
+    if diff := other_settings(before, now, keys):
+        raise DataError(f"{what} was made with other settings ({'; '.join(f'{k}: {b!r} before, {n!r} now' for k, (b, n) in diff.items())}): {advice}")
 
 # %% ../nbs/00_core.ipynb #c0a11b05
 def _utf8(name:str) -> bool:
@@ -207,7 +226,7 @@ class OutDir:
     @property
     def changed(self) -> bool:
         "Whether the files recorded here were made with other settings than `params`"
-        return bool(self.files) and self.old_params != self.params
+        return bool(self.files) and bool(other_settings(self.old_params, self.params))
 
     def _save(self, complete=False):
         self.complete = complete
@@ -259,8 +278,7 @@ def kept(self:OutDir, rels, # the outputs a job would write
          overwrite=False, # redo them all
         ) -> set:
     "Those of `rels` an earlier run with the same settings wrote (none with `overwrite`); other settings are an error"
-    if self.changed and not overwrite:
-        raise DataError(f'{self.root} holds outputs made with other settings ({self.old_params}); pass overwrite=True to redo them')
+    if self.changed and not overwrite: check_same(self.old_params, self.params, f'{self.root}', 'pass overwrite=True to redo them')
     return set() if overwrite else {r for r in rels if r in self.files and (self.root/r).exists()}
 
 @patch
@@ -393,6 +411,12 @@ def cut(s:str, n=300) -> str:
     "`s` cut to `n` characters, saying how much was left out (an echoed value can be gigabytes)"
     s = str(s)
     return s if len(s) <= n else f'{s[:n]}… ({len(s) - n:,} more characters)'
+
+def brief(v) -> str:
+    "A value as an error message shows it: cut short, however large it is (reprlib never builds the whole text)"
+    import reprlib
+    r = reprlib.Repr(); r.maxstring, r.maxother, r.maxlist, r.maxlevel = 120, 120, 8, 3
+    return r.repr(v)
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     "A warning as a console script shows it: `warning: <message>`, without the library's source line"

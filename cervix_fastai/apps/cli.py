@@ -14,8 +14,9 @@ from .. import __version__
 from ..core import DataError, cli_errors, user_path
 
 # %% auto #0
-__all__ = ['COMMANDS', 'JIT_NOISE', 'divide', 'preprocess', 'augment', 'features', 'train', 'ensemble', 'score', 'gradcam',
-           'report', 'run', 'serve', 'command', 'main', 'demo', 'score_main', 'gradcam_main']
+__all__ = ['COMMANDS', 'JIT_NOISE', 'divide', 'preprocess', 'augment', 'features', 'train', 'ensemble', 'add_setting_flags',
+           'setting_flags', 'score', 'gradcam', 'report', 'run', 'serve', 'command', 'main', 'demo', 'score_main',
+           'gradcam_main']
 
 # %% ../../nbs/63_apps.cli.ipynb #1b298641
 def _frac_list(s:str) -> list[float]:
@@ -91,66 +92,85 @@ def features(src:str, # a data folder or a CSV manifest
 
 # %% ../../nbs/63_apps.cli.ipynb #5424e3d1
 def train(data:str, # a divided manifest (CSV) or folder, a split tree, or a raw data folder (divided 60/20/20)
-          arch:str='resnet50', # backbone: resnet50, resnet101, densenet121, densenet169, xception, inception_resnet_v2, efficientnet_b0/b1, vgg16, ...
-          epochs:int=10, # training epochs
-          lr:float=None, # learning rate (default: lr_find's suggestion)
-          size:int=None, # input size (default: the backbone's)
-          bs:int=32, # batch size
-          pretrained:store_true=False, # start from ImageNet weights (downloaded unless --weights names a file)
-          weights:str=None, # an offline ImageNet weights file
           fusion:store_true=False, # an image + morphometry model (masks or boundary files beside the images)
-          class_weights:str=None, # 'balanced': weigh the loss by inverse class frequency
           run_dir:str='runs/train', # checkpoints, logs and exports
           bundle:str=None, # where to export the safe bundle (default: RUN_DIR/bundle)
           resume:store_true=False, # go on with a killed run in RUN_DIR
-          seed:int=42, # random seed
-          threads:int=None, # torch CPU threads (results repeat for the same count)
           onnx:store_true=False, # the bundle also holds model.onnx, for cervix-score --engine onnxruntime
           int8:store_true=False, # and model.int8.onnx, calibrated on the validation split, for --engine onnxruntime-int8
-          nproc:int=1, # data-parallel processes on this machine (started with torchrun; needs --lr); under a launcher, its processes
+          nproc:int=1, # data-parallel processes on this machine (started with torchrun); under a launcher, its processes
           debug:store_true=False, # show the traceback of an error
+          **settings # the training settings, one flag each (see `train.settings`: --arch, --epochs, --lr, --mixup, --recipe ...)
          ):
     "Train one backbone (or a fusion model), export a safe bundle and calibrate it on the validation split"
     from cervix_fastai.distributed import launched, relaunch, script_args, is_main
+    from cervix_fastai.train.settings import DEFAULTS, check_settings, recipe_args
+    with cli_errors(debug):
+        given = check_settings(settings)
+        s = {**DEFAULTS, **(recipe_args(given['recipe']) if given.get('recipe') else {}), **given}  # what the run will use
     if nproc != 1 and not launched():
         with cli_errors(debug):
-            if lr is None: raise DataError('--nproc needs --lr: lr_find runs in one process')
-            sys.exit(relaunch(nproc, 'cervix_fastai.apps.cli', ['train', *script_args(train, locals())]))
+            if s['lr'] is None: raise DataError('--nproc needs a learning rate (--lr): lr_find runs in one process')
+            args = {k: v for k, v in locals().items() if k not in ('settings', 's')}
+            sys.exit(relaunch(nproc, 'cervix_fastai.apps.cli', ['train', *script_args(train, args, skip=('nproc', 'settings')), *setting_flags(settings)]))
     with cli_errors(debug):
         import matplotlib; matplotlib.use('Agg')
         from cervix_fastai.data.core import load_manifest
-        from cervix_fastai.train.backbone import fit_member
-        from cervix_fastai.train.backbone import fit_backbone
+        from cervix_fastai.train.backbone import fit_backbone, fit_member
         from cervix_fastai.train.fusion import fit_fusion
-        df = load_manifest(data, seed=seed)
-        b = fit_member(df, arch, run_dir, bundle, fit=fit_fusion if fusion else fit_backbone, epochs=epochs, lr=lr, size=size, bs=bs, pretrained=pretrained or weights is not None,
-                       weights=weights, class_weights=class_weights, resume=resume, seed=seed, threads=threads, distributed=launched(), onnx=onnx, int8=int8)
+        df = load_manifest(data, seed=s['seed'])
+        b = fit_member(df, run_dir=run_dir, bundle=bundle, fit=fit_fusion if fusion else fit_backbone, resume=resume, distributed=launched(),
+                       onnx=onnx, int8=int8, **{'arch': s['arch'], **given})
     if is_main(): print(f'bundle: {b.path.resolve()} (temperature {b.temperature:.2f}); training log: {user_path(run_dir)/"history.csv"}')
 
 def ensemble(data:str, # a divided manifest (CSV) or folder
              archs:str='resnet18,resnet50', # backbones, comma-separated: one member each
-             run_dir:str='runs/ensemble', # members train in RUN_DIR/<arch>; the ensemble goes to RUN_DIR/ensemble
+             run_dir:str='runs/ensemble', # a run folder: members train in RUN_DIR/train/<arch>, the ensemble goes to RUN_DIR/ensemble
              how:Annotated[str, dict(choices=['hard', 'soft', 'weighted'])]='soft', # the vote used when the ensemble scores
-             epochs:int=10, # training epochs per member
-             lr:float=None, # learning rate (default: lr_find's suggestion)
-             size:int=None, # input size (default: each backbone's)
-             bs:int=32, # batch size
-             pretrained:store_true=False, # start from ImageNet weights (downloaded)
-             seed:int=42, # random seed
-             threads:int=None, # torch CPU threads
              debug:store_true=False, # show the traceback of an error
+             **settings # the members' training settings, one flag each (see `train.settings`), but --arch: ARCHS
             ):
     "Train one member per backbone, calibrate each, fit vote weights; print the test table when there is a test split"
     with cli_errors(debug):
         import matplotlib; matplotlib.use('Agg')
         from cervix_fastai.data.core import load_manifest
+        from cervix_fastai.train.settings import DEFAULTS, check_settings
         from cervix_fastai.train.ensemble import fit_ensemble, ensemble_table
-        df = load_manifest(data, seed=seed)
-        ens = fit_ensemble(df, [a for a in archs.split(',') if a], run_dir, how, epochs=epochs, lr=lr, size=size, bs=bs,
-                           pretrained=pretrained, seed=seed, threads=threads)
+        given = check_settings(settings)
+        df = load_manifest(data, seed=given.get('seed', DEFAULTS['seed']))
+        ens = fit_ensemble(df, [a for a in archs.split(',') if a], run_dir, how, **given)
         path = ens.export(Path(run_dir)/'ensemble')
         if (df.split == 'test').any(): print(ensemble_table(ens, df).to_string())
     print(f'ensemble: {Path(path).resolve()}')
+
+# %% ../../nbs/63_apps.cli.ipynb #bac74bee
+def _flag(name:str) -> str: return '--' + name.replace('_', '-')
+
+def add_setting_flags(p:argparse.ArgumentParser, # a step's parser
+                      skip=(), # settings the step takes otherwise (`ensemble`: `--archs`)
+                     ) -> argparse.ArgumentParser:
+    "One flag per training setting of `train.settings`, with its help and default"
+    from cervix_fastai.train.settings import SETTINGS
+    g = p.add_argument_group('training settings (train.settings; also keys of `cervix-fastai run --set`)')
+    for s in SETTINGS:
+        if s.name in skip: continue
+        shown = 'none' if s.default is None else ','.join(s.default) or 'none' if s.kind is tuple else s.default
+        kw = dict(dest=s.name, default=argparse.SUPPRESS)  # a setting not given is not passed: its default, or a recipe's value, applies
+        if s.kind is bool and not s.default: g.add_argument(_flag(s.name), action='store_true', help=s.help, **kw)
+        elif s.kind is bool: g.add_argument('--no-' + s.name.replace('_', '-'), action='store_false', help=f'turn off: {s.help}', **kw)
+        else: g.add_argument(_flag(s.name), **kw, metavar=s.kind.__name__.replace('tuple', 'names').upper(), help=f'{s.help} (default: {shown})',
+                             type=(lambda v: [x for x in v.split(',') if x]) if s.kind is tuple else str)
+    return p
+
+def setting_flags(settings:dict) -> list[str]:
+    "The command-line flags that give `settings` (those away from their default)"
+    from cervix_fastai.train.settings import SETTING, check_settings
+    out = []
+    for k, v in check_settings(settings).items():
+        if v == SETTING[k].default: continue
+        if SETTING[k].kind is bool: out.append(_flag(k) if v else '--no-' + k.replace('_', '-'))
+        else: out += [_flag(k), ','.join(v) if isinstance(v, tuple) else 'none' if v is None else str(v)]
+    return out
 
 # %% ../../nbs/63_apps.cli.ipynb #03616208
 def score(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pickle)
@@ -290,6 +310,7 @@ def _top_parser() -> argparse.ArgumentParser:
 
 def _step_parser(name:str, prog:str|None=None) -> argparse.ArgumentParser:
     p = anno_parser(command(name), prog=prog or f'cervix-fastai {name}')
+    if name in ('train', 'ensemble'): add_setting_flags(p, skip=('arch',) if name == 'ensemble' else ())
     if name == 'run':
         from cervix_fastai.apps.job import CONFIG, STAGES
         p.epilog = f'stages: {", ".join(STAGES)}\n\nsettings (YAML keys, or --set KEY=VALUE):\n' + '\n'.join(f'  {k:<14} {h}' + ('' if v is None else f' (default: {v})') for k, (v, h) in CONFIG.items())

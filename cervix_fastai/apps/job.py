@@ -12,16 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd
 from .. import __version__
-from ..core import DataError, OutDir, RECORD, safe_name, check_apart
+from ..core import DataError, OutDir, RECORD, safe_name, check_apart, check_same, brief
 from ..data.core import read_sipakmed, read_dataset, read_manifest, divide_dataset, split_summary, check_no_leak, show_class_grid, source_roots, slides_known, division_line, SIPAKMED_CLASSES, SIPAKMED_BINARY, HERLEV_CLASSES, HERLEV_BINARY
 from ..data.synth import make_synthetic_sipakmed
-from ..image.preprocess import FILTERS
 from ..models import get_backbone
-from ..train.backbone import recipe_args
+from ..train.settings import SETTINGS, check_setting, recipe_args
 from ..image.features import features_manifest
 from ..serve.bundle import load_bundle
 from ..serve.vote import load_ensemble, VOTES
-from ..serve.load import RUN_BUNDLES, RUN_ENSEMBLE, RUN_RESULTS
+from ..serve.load import RunLayout
 from ..serve.score import score_folder
 from ..train.backbone import fit_member
 from ..train.ensemble import vote_ensemble, ensemble_table
@@ -30,46 +29,30 @@ from ..serve.gradcam import cam_grid
 from .report import report_html
 
 # %% auto #0
-__all__ = ['CONFIG', 'DEFAULTS', 'PATH_KEYS', 'YAML_NODES', 'YAML_CHARS', 'SECONDS_PER_CELL_EPOCH', 'RUN_PARTS', 'STAGES',
-           'parse_yaml', 'read_yaml', 'recipe_config', 'load_config', 'Progress', 'versions', 'run_job']
+__all__ = ['JOB_ONLY', 'JOB_NOTES', 'CONFIG', 'DEFAULTS', 'PATH_KEYS', 'YAML_NODES', 'YAML_CHARS', 'SECONDS_PER_CELL_EPOCH',
+           'STAGES', 'parse_yaml', 'read_yaml', 'recipe_config', 'load_config', 'Progress', 'versions', 'run_job']
 
 # %% ../../nbs/61_apps.job.ipynb #6ffa3a95
-CONFIG = {  # key: (default, help)
+JOB_ONLY = {  # key: (default, help): what the job does around training
     'data': (None, 'a SIPaKMeD, Herlev or class-folder tree, or a CSV manifest (none: the built-in synthetic set)'),
     'out': (None, 'the run folder (default: runs/demo, or runs/<data folder name>)'),
-    'seed': (0, 'one seed for the synthetic data, the division and training'),
     'group_pat': (None, 'a regex on each file name whose first group is its slide (class-folder trees, CSVs without a group column); none: the layout\'s own, else each image alone'),
     'n_per_class': (100, 'synthetic cells per class (built-in data only)'),
     'fracs': ([0.6, 0.2, 0.2], 'shares of train, valid and test, divided by slide'),
-    'filters': ([], 'preprocessing applied to every image, in training and in the exported bundles (median_clahe, nlm)'),
     'members': (['resnet50', 'resnet18'], 'backbones to train; two or more make an ensemble'),
     'fusion': (False, 'also train an image + morphometry member on the first backbone (needs masks or boundary files)'),
-    'size': (64, 'input size in pixels'),
-    'epochs': (12, 'training epochs per member'),
-    'lr': (3e-3, 'learning rate (one-cycle peak)'),
-    'bs': (32, 'batch size'),
-    'pretrained': (False, 'start from ImageNet weights (downloads them unless `weights` names a file)'),
-    'weights': (None, 'an offline ImageNet weights file for the first member'),
-    'class_weights': (None, "'balanced' weighs the loss by inverse class frequency"),
     'vote': ('soft', 'the ensemble vote used for scoring: hard, soft or weighted'),
     'binary': ('auto', 'a normal/abnormal roll-up in the reports: auto (SIPaKMeD and Herlev classes), or none'),
     'gradcam_n': (3, 'Grad-CAM cells per class and outcome in the grid (0: no grid)'),
     'coverage': (0.9, "each member's conformal prediction sets hold the true class this often; larger sets are referred (none: no sets)"),
-    'threads': (2, 'torch CPU threads while training: results repeat exactly for the same count'),
-    'label_smoothing': (0., 'of the loss: the target puts this much probability on all classes evenly'),
-    'mixup': (0., "MixUp's alpha on the training batches of the image members (0: none)"),
-    'recipe': (None, 'a named preset (small-data-cpu: measured on Herlev, from scratch, on a 2-core CPU): its backbone, size, epochs, rate, batch size and loss for every setting not given'),
 }
+JOB_NOTES = {'seed': '; also of the synthetic data and the division', 'weights': ' (for the first member)'}  # what a setting means in a job besides
+CONFIG = {**JOB_ONLY, **{s.name: (list(s.default) if isinstance(s.default, tuple) else s.default, s.help + JOB_NOTES.get(s.name, ''))
+                         for s in SETTINGS if s.job}}  # the training settings: from `train.settings`, once
 DEFAULTS = {k: v for k, (v, _) in CONFIG.items()}
 PATH_KEYS = ('data', 'out', 'weights')
 
 # %% ../../nbs/61_apps.job.ipynb #eb7784ab
-def _v(v) -> str:
-    "A setting's value as an error message shows it: cut short, however large it is (reprlib never builds the whole text)"
-    import reprlib
-    r = reprlib.Repr(); r.maxstring, r.maxother, r.maxlist, r.maxlevel = 120, 120, 8, 3
-    return r.repr(v)
-
 YAML_NODES, YAML_CHARS = 10_000, 1_000_000  # values, and characters of text, a config may hold once its aliases are expanded
 
 def _yaml_size(node, limit:int, chars:int) -> bool:
@@ -113,41 +96,33 @@ def _absolute(v, base:Path):
 
 def _whole(cfg, k, least):
     if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < least:
-        raise DataError(f'{k} must be a whole number ≥ {least}, got {_v(cfg[k])}')
+        raise DataError(f'{k} must be a whole number ≥ {least}, got {brief(cfg[k])}')
 
 def _checked(cfg:dict) -> dict:
     "`cfg` with lists and numbers in shape, or a `DataError` naming the first bad setting (before any work)"
     cfg['members'], cfg['filters'] = _as_list(cfg['members']), _as_list(cfg['filters'])
+    for s in SETTINGS:  # the training settings: their own checks (`train.settings`)
+        if s.job: cfg[s.name] = list(v) if isinstance(v := check_setting(s.name, cfg[s.name]), tuple) else v  # (YAML writes lists)
     try: cfg['fracs'] = [float(f) for f in _as_list(cfg['fracs'])]
-    except (TypeError, ValueError): raise DataError(f"fracs must be three numbers, got {_v(cfg['fracs'])}") from None
+    except (TypeError, ValueError): raise DataError(f"fracs must be three numbers, got {brief(cfg['fracs'])}") from None
     if len(cfg['fracs']) != 3 or min(cfg['fracs']) <= 0:
         raise DataError(f"fracs must be three shares above 0 (train, valid, test): the job scores a test split; got {cfg['fracs']}")
-    try: cfg['lr'] = float(cfg['lr'])  # YAML reads 1e-3 as text
-    except (TypeError, ValueError): raise DataError(f"lr must be a number, got {_v(cfg['lr'])}") from None
-    for k, least in (('seed', 0), ('n_per_class', 1), ('size', 16), ('epochs', 1), ('bs', 1), ('threads', 1), ('gradcam_n', 0)): _whole(cfg, k, least)
-    for k, top in (('label_smoothing', 1), ('mixup', float('inf'))):
-        try: cfg[k] = float(cfg[k])
-        except (TypeError, ValueError): raise DataError(f'{k} must be a number, got {_v(cfg[k])}') from None
-        if not 0 <= cfg[k] < top: raise DataError(f'{k} must be 0 or more' + (f' and below {top}' if top < float('inf') else '') + f', got {cfg[k]}')
-    for k in ('fusion', 'pretrained'):
-        if not isinstance(cfg[k], bool): raise DataError(f'{k} must be true or false, got {_v(cfg[k])}')
+    for k, least in (('n_per_class', 1), ('gradcam_n', 0)): _whole(cfg, k, least)
+    if not isinstance(cfg['fusion'], bool): raise DataError(f"fusion must be true or false, got {brief(cfg['fusion'])}")
     if not cfg['members']: raise DataError('members: name at least one backbone')
-    if len(set(cfg['members'])) < len(cfg['members']): raise DataError(f"members: each backbone once, got {_v(cfg['members'])}")
-    if cfg['group_pat'] is not None and not isinstance(cfg['group_pat'], str): raise DataError(f"group_pat must be a regular expression, got {_v(cfg['group_pat'])}")
+    if len(set(cfg['members'])) < len(cfg['members']): raise DataError(f"members: each backbone once, got {brief(cfg['members'])}")
+    if cfg['group_pat'] is not None and not isinstance(cfg['group_pat'], str): raise DataError(f"group_pat must be a regular expression, got {brief(cfg['group_pat'])}")
     for m in cfg['members']:
         safe_name(m, 'member')
         try: get_backbone(m)
         except ValueError as e: raise DataError(f'members: {e}') from None
-    unknown = [f for f in cfg['filters'] if f not in FILTERS]
-    if unknown: raise DataError(f'filters: unknown {_v(unknown)}; known: {list(FILTERS)}')
     if cfg['coverage'] in ('none', 'None'): cfg['coverage'] = None
-    if cfg['recipe'] in ('none', 'None'): cfg['recipe'] = None
     try: cfg['coverage'] = None if cfg['coverage'] is None else float(cfg['coverage'])  # YAML reads 9e-1 as text
     except (TypeError, ValueError): pass
     if cfg['coverage'] is not None and not (isinstance(cfg['coverage'], float) and 0 < cfg['coverage'] < 1):
-        raise DataError(f"coverage must be a share between 0 and 1 (e.g. 0.9) or none, got {_v(cfg['coverage'])}")
-    for k, ok in (('vote', VOTES), ('binary', ('auto', 'none', None)), ('class_weights', (None, 'balanced'))):
-        if cfg[k] not in ok: raise DataError(f'{k} must be one of {list(ok)}, got {_v(cfg[k])}')
+        raise DataError(f"coverage must be a share between 0 and 1 (e.g. 0.9) or none, got {brief(cfg['coverage'])}")
+    for k, ok in (('vote', VOTES), ('binary', ('auto', 'none', None))):
+        if cfg[k] not in ok: raise DataError(f'{k} must be one of {list(ok)}, got {brief(cfg[k])}')
     return cfg
 
 def _default_out(data) -> str:
@@ -175,7 +150,7 @@ def load_config(path=None, # a YAML file (keys of `CONFIG`); None: the defaults
         given = {k: _absolute(v, path.parent) if k in PATH_KEYS else v for k, v in given.items()}
     given.update({k: _absolute(v, Path.cwd()) if k in PATH_KEYS else v for k, v in overrides.items()})
     unknown = sorted(set(given) - set(CONFIG))
-    if unknown: raise DataError(f'Unknown setting(s) {_v(unknown)}; known: {list(CONFIG)}')
+    if unknown: raise DataError(f'Unknown setting(s) {brief(unknown)}; known: {list(CONFIG)}')
     if given.get('recipe') not in (None, 'none'): cfg.update(recipe_config(given['recipe']))  # under what the file and the caller give
     cfg.update(given)
     cfg['out'] = cfg['out'] or _default_out(cfg['data'])
@@ -188,7 +163,7 @@ def _cost(stage:str, cfg:dict, cells:int) -> float:
     "A rough prior of the seconds `stage` takes on a 2-core laptop"
     if stage.startswith('train '):
         arch = stage.split()[-1].removeprefix('fusion_')
-        return 5 + SECONDS_PER_CELL_EPOCH.get(arch, 0.016) * cells * 0.8 * (cfg['epochs'] + 1) * (cfg['size'] / 64) ** 2
+        return 5 + SECONDS_PER_CELL_EPOCH.get(arch, 0.016) * cells * 0.8 * (cfg['epochs'] + 1) * ((cfg['size'] or 64) / 64) ** 2
     n_models = len(cfg['members']) + cfg['fusion']
     return {'data': 1 + 0.007 * cells * (cfg['data'] is None), 'divide': 1 + 0.002 * cells, 'features': 0.03 * cells,
             'ensemble': 1 + 0.002 * cells * n_models, 'score': 5 * (n_models + 1) + 0.01 * cells * n_models,
@@ -219,8 +194,6 @@ class Progress:
         self.say(f'      {self.stages[i]} done in {secs:.1f} s')
 
 # %% ../../nbs/61_apps.job.ipynb #ecdcc4a7
-RUN_PARTS = ('data', 'divided', 'train', 'ensemble', 'scores', 'log.txt')  # written outside its record
-
 def versions() -> dict:
     "Python's and the main libraries' versions"
     import torch, fastai, timm, numpy
@@ -236,30 +209,30 @@ def _claim(cfg:dict, resume:bool, overwrite:bool, sources=()) -> tuple[OutDir, d
     if out.exists() and any(out.iterdir()) and not (out/RECORD).exists():
         raise DataError(f'{out} is not empty and is not a cervix_fastai run folder; choose another out')
     od = OutDir(out, kind='run')
-    theirs = [p.name for p in od.foreign() if p.name not in RUN_PARTS]
+    theirs = [p.name for p in od.foreign() if p.name not in RunLayout.PARTS]
     if theirs: raise DataError(f'{out} holds files the job did not write ({theirs[:3]}); choose another out')
-    res = json.loads((out/RUN_RESULTS).read_text()) if (out/RUN_RESULTS).exists() else {}
+    run = RunLayout(out)
+    res = json.loads((run/run.RESULTS).read_text()) if (run/run.RESULTS).exists() else {}
     if resume:
         if not res: raise DataError(f'Nothing to resume in {out}: run without resume to start')
-        old = {k: v for k, v in read_yaml(out/'config.yaml').items() if k != 'versions'}
-        diff = sorted(k for k in set(old) | set(cfg) if old.get(k) != cfg.get(k))
-        if diff: raise DataError(f'{out} holds a run with other settings ({", ".join(diff)}); run without resume to replace it')
+        old = {k: v for k, v in read_yaml(run/run.CONFIG).items() if k != 'versions'}
+        check_same(old, cfg, f'The run in {out}', 'run without resume to replace it')
         return od, res
     if res and not res.get('finished') and not overwrite:
         raise DataError(f'{out} holds an unfinished run: resume it (--resume), or replace it (--overwrite)')
     if res and not overwrite:
         raise DataError(f'{out} holds a finished run: choose another out, or replace it (--overwrite)')
     od.clear()
-    for d in RUN_PARTS:
+    for d in RunLayout.PARTS:
         if (out/d).is_dir() and not (out/d).is_symlink(): shutil.rmtree(out/d)
         elif (out/d).exists() or (out/d).is_symlink(): (out/d).unlink()
-    od.write('config.yaml', yaml.safe_dump({**cfg, 'versions': versions()}, sort_keys=False))
+    od.write(RunLayout.CONFIG, yaml.safe_dump({**cfg, 'versions': versions()}, sort_keys=False))
     return od, {}
 
 # %% ../../nbs/61_apps.job.ipynb #e7a7948a
 def _free_out(out:Path) -> Path:
     "`out`, or when it holds a finished run, the first of `out-2`, `out-3` ... that holds none"
-    def finished(p): return (p/RUN_RESULTS).is_file() and json.loads((p/RUN_RESULTS).read_text()).get('finished', False)
+    def finished(p): return (p/RunLayout.RESULTS).is_file() and json.loads((p/RunLayout.RESULTS).read_text()).get('finished', False)
     p, n = out, 1
     while finished(p): n += 1; p = out.with_name(f'{out.name}-{n}')
     return p
@@ -288,21 +261,21 @@ def _data(cfg:dict, od:OutDir, df:pd.DataFrame|None) -> dict:
         if cfg['group_pat'] is not None: raise DataError('group_pat: the built-in synthetic set names its slides; give it with your own data')
         df = read_sipakmed(make_synthetic_sipakmed(od.root/'data', n_per_class=cfg['n_per_class'], seed=cfg['seed'], overwrite=True, progress=False))
     elif df is None: df = _read(cfg)  # a resumed run that had not read them
-    od.write('cells.csv', df.to_csv(index=False))  # absolute paths; the division reads it
+    od.write(RunLayout.CELLS, df.to_csv(index=False))  # absolute paths; the division reads it
     return dict(source=cfg['data'] or 'built-in synthetic set', synthetic=cfg['data'] is None, cells=len(df),
                 slides=int(df.group.nunique()) if slides_known(df) else None, by_slide=slides_known(df),
                 skipped=len(df.attrs.get('skipped', [])))
 
-def _manifest(od:OutDir) -> pd.DataFrame: return read_manifest(od.root/'divided'/'manifest.csv')
+def _manifest(od:OutDir) -> pd.DataFrame: return read_manifest(od.root/RunLayout.MANIFEST)
 
 def _divide(cfg:dict, od:OutDir) -> dict:
     "Divide by slide into train/valid/test (a tree of links for the Grad-CAM grid); the split table and a picture of the classes"
-    df = read_manifest(od.root/'cells.csv')
-    div = check_no_leak(divide_dataset(df, od.root/'divided', fracs=cfg['fracs'], seed=cfg['seed'], tree='symlink', overwrite=True))
-    od.write('split_summary.csv', split_summary(div).to_csv())
+    df = read_manifest(od.root/RunLayout.CELLS)
+    div = check_no_leak(divide_dataset(df, od.root/RunLayout.DIVIDED, fracs=cfg['fracs'], seed=cfg['seed'], tree='symlink', overwrite=True))
+    od.write(RunLayout.SPLITS, split_summary(div).to_csv())
     fig = show_class_grid(div[div.split == 'train'], n=8, seed=cfg['seed'], title='Training split: 8 random cells per class')
     import matplotlib.pyplot as plt
-    od.write('classes.png', lambda t: fig.savefig(t, dpi=80)); plt.close(fig)
+    od.write(RunLayout.CLASSES, lambda t: fig.savefig(t, dpi=80)); plt.close(fig)
     return dict(division=division_line(div),
                 slides_per_split={s: int(div[div.split == s].group.nunique()) for s in ('train', 'valid', 'test')} if slides_known(div) else None,
                 per_split={s: int((div.split == s).sum()) for s in ('train', 'valid', 'test')})
@@ -311,8 +284,8 @@ def _divide(cfg:dict, od:OutDir) -> dict:
 # %% ../../nbs/61_apps.job.ipynb #e7a7948b
 def _features(cfg:dict, od:OutDir) -> dict:
     "Measure each cell from its mask (cached in features.csv, which the fusion member reads)"
-    (od.root/'train').mkdir(exist_ok=True)
-    df = features_manifest(_manifest(od), cache=od.root/'train'/'features.csv', progress=False)
+    (od.root/RunLayout.TRAIN).mkdir(exist_ok=True)
+    df = features_manifest(_manifest(od), cache=od.root/RunLayout.FEATURES, progress=False)
     return dict(measured=len(df) - len(df.attrs['no_features']), no_features=len(df.attrs['no_features']))
 
 def _member_names(cfg:dict) -> list[str]:
@@ -322,15 +295,14 @@ def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
     "Train, export and calibrate one member"
     fusion = name.startswith('fusion_')
     arch = name.removeprefix('fusion_')
-    kw = dict(epochs=cfg['epochs'], lr=cfg['lr'], size=cfg['size'], bs=cfg['bs'], schedule='one_cycle', seed=cfg['seed'],
-              quiet=not progress, threads=cfg['threads'], filters=tuple(cfg['filters']), resume=resume, class_weights=cfg['class_weights'],
-              pretrained=cfg['pretrained'] or (cfg['weights'] is not None and name == cfg['members'][0]),
-              label_smoothing=cfg['label_smoothing'], mixup=0. if fusion else cfg['mixup'])  # MixUp blends images, not table rows
-    if cfg['weights'] is not None and name == cfg['members'][0]: kw['weights'] = cfg['weights']
-    if fusion: kw.update(fit=fit_fusion, cache=od.root/'train'/'features.csv')
+    first = cfg['weights'] is not None and name == cfg['members'][0]  # the offline weights are the first member's
+    kw = {**{s.name: cfg[s.name] for s in SETTINGS if s.job and s.name != 'recipe'},  # (a recipe is already in the settings)
+          'quiet': not progress, 'resume': resume, 'filters': tuple(cfg['filters']), 'pretrained': cfg['pretrained'] or first,
+          'weights': cfg['weights'] if first else None, 'mixup': 0. if fusion else cfg['mixup']}  # MixUp blends images, not table rows
+    if fusion: kw.update(fit=fit_fusion, cache=od.root/RunLayout.FEATURES)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'Nothing to resume')  # a member the killed run had not started
-        b = fit_member(_manifest(od), arch, od.root/'train'/name, od.root/RUN_BUNDLES/name, **kw)
+        b = fit_member(_manifest(od), arch, RunLayout(od.root).member(name), RunLayout(od.root).bundle(name), **kw)
     return dict(temperature=b.temperature)
 
 def _binary(cfg:dict, vocab) -> dict|None:
@@ -342,15 +314,17 @@ def _binary(cfg:dict, vocab) -> dict|None:
 def _ensemble(cfg:dict, od:OutDir) -> dict:
     "Vote weights on the validation split; the ensemble exported"
     names = _member_names(cfg)
-    ens = vote_ensemble([load_bundle(od.root/RUN_BUNDLES/n) for n in names], _manifest(od), names, cfg['vote'])
-    ens.export(od.root/RUN_ENSEMBLE)
+    run = RunLayout(od.root)
+    ens = vote_ensemble([load_bundle(run.bundle(n)) for n in names], _manifest(od), names, cfg['vote'])
+    ens.export(run/run.ENSEMBLE)
     return dict(weights=dict(zip(names, [round(w, 3) for w in ens.weights])))
 
 def _models(cfg:dict, od:OutDir) -> dict:
     "The scored models: each member's bundle, and the ensemble when there is one"
     names = _member_names(cfg)
-    ms = {n: od.root/RUN_BUNDLES/n for n in names}
-    return {**ms, 'ensemble': od.root/RUN_ENSEMBLE} if len(names) > 1 else ms
+    run = RunLayout(od.root)
+    ms = {n: run.bundle(n) for n in names}
+    return {**ms, 'ensemble': run/run.ENSEMBLE} if len(names) > 1 else ms
 
 def _final(cfg:dict, od:OutDir):
     "The model the run stands for: its ensemble, or its only member"
@@ -364,19 +338,19 @@ def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     test.attrs['name'] = 'the test split'  # the reports' title
     out, binary = {}, _binary(cfg, final.vocab)
     for name, path in _models(cfg, od).items():
-        sc = score_folder(path, test, od.root/'scores'/name, binary=binary,
+        sc = score_folder(path, test, RunLayout(od.root).scores(name), binary=binary,
                           coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress)  # (sets: single bundles)
         m = sc.attrs['metrics']
         out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal') if k in m}
-    od.write('test_table.csv', ensemble_table(final, div).to_csv())
+    od.write(RunLayout.TABLE, ensemble_table(final, div).to_csv())
     return out
 
 def _gradcam(cfg:dict, od:OutDir) -> dict:
     "The Grad-CAM grid of the scored model on the test split"
     if not cfg['gradcam_n']: return {}
-    fig = cam_grid(_final(cfg, od), od.root/'divided'/'test', n=cfg['gradcam_n'], seed=cfg['seed'])
+    fig = cam_grid(_final(cfg, od), od.root/RunLayout.DIVIDED/'test', n=cfg['gradcam_n'], seed=cfg['seed'])
     import matplotlib.pyplot as plt
-    od.write('gradcam/grid.png', lambda t: fig.savefig(t, dpi=90)); plt.close(fig)
+    od.write(RunLayout.GRID, lambda t: fig.savefig(t, dpi=90)); plt.close(fig)
     return {}
 
 # %% ../../nbs/61_apps.job.ipynb #fec8e1e0
@@ -399,10 +373,10 @@ def _last(plan:list, until:str|None) -> int:
 def _results(cfg:dict, res:dict) -> dict:
     "What `results.json` says for the report"
     names = _member_names(cfg)
-    models = {n: dict(scores=f'scores/{n}', history=f'train/{n}/history.csv') for n in names}
+    models = {n: dict(scores=f'{RunLayout.SCORES}/{n}', history=f'{RunLayout.TRAIN}/{n}/history.csv') for n in names}
     if len(names) > 1: models['ensemble'] = dict(scores='scores/ensemble')
     return {**res, 'title': 'cervix_fastai run' + (' on the built-in synthetic set' if cfg['data'] is None else f": {Path(cfg['data']).name}"),
-            'version': __version__, 'models': models, 'test_table': 'test_table.csv'}
+            'version': __version__, 'models': models, 'test_table': RunLayout.TABLE}
 
 def _run_stage(stage:str, cfg:dict, od:OutDir, res:dict, df, resume:bool, progress:bool):
     "Run one stage, recording what it measured in `res`"
@@ -433,7 +407,7 @@ def run_job(config=None, # a YAML file, a dict of settings, or None (the default
     od, res = _claim(cfg, resume, overwrite, source_roots(df) if df is not None else [])
     done = list(res.get('done', [])) if resume else []
     cells = res.get('data', {}).get('cells') or (len(df) if df is not None else cfg['n_per_class'] * 5)
-    pr = Progress(plan, [_cost(s, cfg, cells) for s in plan], od.root/'log.txt', progress)
+    pr = Progress(plan, [_cost(s, cfg, cells) for s in plan], od.root/RunLayout.LOG, progress)
     if resume: pr.say(f"resuming {od.root}: {len(done)} of {len(plan) - 1} stages done")
     if moved: pr.say(f'{moved} holds a finished run, kept: this run goes to {od.root} (--out names another folder, --overwrite replaces it)')
     t0 = time.perf_counter()
@@ -448,11 +422,11 @@ def run_job(config=None, # a YAML file, a dict of settings, or None (the default
             _run_stage(stage, cfg, od, res, df, resume, progress)
             done.append(stage)
             res.update(done=done, stage=stage, stages=res['stages'] + [dict(name=stage, seconds=round(time.perf_counter() - t, 2))])
-            od.write(RUN_RESULTS, json.dumps(_results(cfg, res), indent=2))  # after each stage: what a resumed run skips
+            od.write(RunLayout.RESULTS, json.dumps(_results(cfg, res), indent=2))  # after each stage: what a resumed run skips
     res['seconds'] = round(res.get('seconds', 0) + time.perf_counter() - t0, 1)
-    od.write(RUN_RESULTS, json.dumps(_results(cfg, res), indent=2))
-    od.write('index.html', report_html(od.root))
+    od.write(RunLayout.RESULTS, json.dumps(_results(cfg, res), indent=2))
+    od.write(RunLayout.REPORT, report_html(od.root))
     if res['finished']: od.finish()
-    pr.say(f"{'finished' if res['finished'] else 'stopped after ' + res['stage']} in {res['seconds']:.0f} s; report: {od.root/'index.html'}")
+    pr.say(f"{'finished' if res['finished'] else 'stopped after ' + res['stage']} in {res['seconds']:.0f} s; report: {od.root/RunLayout.REPORT}")
     return _results(cfg, res)
 

@@ -12,7 +12,7 @@ import pandas as pd
 from .. import __version__
 from ..core import DataError, OutDir, RECORD
 from ..evaluate.metrics import plot_history, screening_line
-from ..serve.load import RUN_RESULTS, RUN_ENSEMBLE
+from ..serve.load import RunLayout
 
 # %% auto #0
 __all__ = ['REPORT_TEMPLATE', 'MONITOR_NAMES', 'vote_rule', 'report_context', 'report_html', 'render_report']
@@ -193,28 +193,28 @@ MONITOR_NAMES = {'f1_macro': 'macro F1', 'valid_loss': 'loss (the lowest)', 'acc
 def report_context(run_dir) -> dict:
     "What the report shows, read from the run folder"
     run = Path(run_dir).expanduser()
-    f = run/RUN_RESULTS
+    f = run/RunLayout.RESULTS
     if not f.is_file(): raise DataError(f'{run} holds no results.json: not a cervix_fastai run folder')
     res = json.loads(f.read_text())
     csv = lambda rel, **kw: pd.read_csv(run/rel, **kw) if rel and (run/rel).is_file() else None
-    split = csv('split_summary.csv', index_col=0)
+    split = csv(RunLayout.SPLITS, index_col=0)
     stage = res.get('stage')
     status = 'finished' if res.get('finished') else (f'stopped after stage “{stage}”' if stage else 'not started')
     models = [_model_view(run, n, s) for n, s in res.get('models', {}).items()]
-    ens = _json(run/RUN_ENSEMBLE/'ensemble.json')
+    ens = _json(run/RunLayout.ENSEMBLE/'ensemble.json')
     vote = _or_none(lambda: vote_rule(ens.get('how', 'soft'), ens['names'], ens.get('weights'))) if ens else None
     sets = [m['sets'] for m in models if m['sets']]
     monitors = sorted(set(m['monitor'] for m in models if m['history'] and m['monitor']))
     return dict(title=res.get('title', f'cervix_fastai run {run.name}'), version=res.get('version', __version__), status=status,
                 written=time.strftime('%Y-%m-%d %H:%M'), data=res.get('data', {}), split=_or_none(lambda: _table(split)),
-                class_grid=_img(run/'classes.png'), table=_or_none(lambda: _table(csv(res.get('test_table'), index_col=0))),
+                class_grid=_img(run/RunLayout.CLASSES), table=_or_none(lambda: _table(csv(res.get('test_table'), index_col=0))),
                 models=[m for m in models if m['confusion'] or m['history'] or m['per_class']], vote=vote,
                 sets=sets and dict(cols=['model', 'target coverage', 'coverage reached', 'mean set size', 'referred',
                                          'right ' + ('group' if any(m['sets_by_group'] for m in models) else 'class') + ' on the cells kept'], rows=sets),
                 sets_by_group=any(m['sets_by_group'] for m in models),
                 monitors=' / '.join(MONITOR_NAMES.get(k, k) for k in monitors) or 'score',
-                gradcam=_img(run/'gradcam'/'grid.png'),
-                config=(run/'config.yaml').read_text() if (run/'config.yaml').is_file() else None, stages=res.get('stages', []))
+                gradcam=_img(run/RunLayout.GRID),
+                config=(run/RunLayout.CONFIG).read_text() if (run/RunLayout.CONFIG).is_file() else None, stages=res.get('stages', []))
 
 def report_html(run_dir) -> str:
     "The run's self-contained HTML report"
@@ -228,4 +228,4 @@ def render_report(run_dir, # a run folder written by `job.run_job`
     run = Path(run_dir).expanduser()
     if not (run/RECORD).is_file(): raise DataError(f'{run} is not a cervix_fastai run folder (no {RECORD})')
     od = OutDir(run, kind='run')  # refuses a folder of another kind
-    return od.write('index.html', report_html(run))
+    return od.write(RunLayout.REPORT, report_html(run))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
 from ..core import DataError, is_image_file, class_dirs, image_files, maybe_progress, atomic_write, scan_tree, left_out_message, safe_name, OutDir, as_text, group_key, noisy, shown, upright
-from ..core import MASK, class_dirs, scan_tree, left_out_message, is_image_file, noisy, shown
+from ..core import MASK
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'MANIFEST_MORE', 'SPLITS', 'SIPAKMED_CLASSES', 'SIPAKMED_BINARY', 'HERLEV_CLASSES', 'HERLEV_BINARY',

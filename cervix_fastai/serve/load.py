@@ -16,17 +16,29 @@ from .bundle import load_bundle, ENGINES
 from .vote import load_ensemble
 
 # %% auto #0
-__all__ = ['RUN_RESULTS', 'RUN_ENSEMBLE', 'RUN_BUNDLES', 'run_model', 'model_folder', 'as_predictor']
+__all__ = ['RunLayout', 'run_model', 'model_folder', 'as_predictor']
 
 # %% ../../nbs/44_serve.load.ipynb #ab2301a4
-RUN_RESULTS, RUN_ENSEMBLE, RUN_BUNDLES = 'results.json', 'ensemble', 'train/bundles'  # where `run_job` writes them in its run folder
+class RunLayout:
+    "Where each part of a run folder lives (`run_job`'s, `fit_ensemble`'s): the one place its writers and readers look it up"
+    RESULTS, CONFIG, LOG, REPORT, CLASSES = 'results.json', 'config.yaml', 'log.txt', 'index.html', 'classes.png'
+    CELLS, SPLITS, TABLE = 'cells.csv', 'split_summary.csv', 'test_table.csv'  # the cells read, the division's counts, the test table
+    DATA, DIVIDED, TRAIN, BUNDLES, ENSEMBLE, SCORES, GRADCAM = 'data', 'divided', 'train', 'train/bundles', 'ensemble', 'scores', 'gradcam'
+    MANIFEST, FEATURES, GRID = 'divided/manifest.csv', 'train/features.csv', 'gradcam/grid.png'
+    PARTS = (DATA, DIVIDED, TRAIN, ENSEMBLE, SCORES, LOG)  # folders and files the job writes outside its record
+    def __init__(self, root): self.root = Path(root)
+    def __truediv__(self, rel) -> Path: return self.root/rel
+    def member(self, name:str) -> Path: "Where member `name` trains"; return self.root/self.TRAIN/name
+    def bundle(self, name:str) -> Path: "Where member `name`'s bundle goes"; return self.root/self.BUNDLES/name
+    def scores(self, name:str) -> Path: "Where model `name` scores the test split"; return self.root/self.SCORES/name
+    def __repr__(self): return f'RunLayout({self.root})'
 
 def run_model(run, # a run folder of `run_job`
              ) -> Path:
     "The model folder a run stands for: its ensemble, else its only member's bundle"
-    run = Path(run)
-    if (run/RUN_ENSEMBLE/'ensemble.json').is_file(): return run/RUN_ENSEMBLE
-    bundles = sorted(b.parent for b in (run/RUN_BUNDLES).glob('*/bundle.json'))
+    run = RunLayout(run)
+    if (run/run.ENSEMBLE/'ensemble.json').is_file(): return run/run.ENSEMBLE
+    bundles = sorted(b.parent for b in (run/run.BUNDLES).glob('*/bundle.json'))
     if len(bundles) == 1: return bundles[0]
     raise DataError(f'{run} is a run folder with no ensemble and {len(bundles)} member bundles: '
                     + (f'name one of them ({bundles[0]}, say)' if bundles else 'its training has not finished'))
@@ -37,9 +49,9 @@ def model_folder(path, # a bundle, ensemble or run folder (`~` expanded)
     p = user_path(path)
     if p is None: raise DataError('No model folder given')
     if (p/'bundle.json').is_file() or (p/'ensemble.json').is_file(): return p
-    if (p/RUN_RESULTS).is_file(): return run_model(p)
+    if (p/RunLayout.RESULTS).is_file(): return run_model(p)
     if not p.exists(): raise DataError(f'{p} does not exist')
-    raise DataError(f'{p} is not a bundle, ensemble or run folder: it holds no bundle.json, ensemble.json or {RUN_RESULTS}')
+    raise DataError(f'{p} is not a bundle, ensemble or run folder: it holds no bundle.json, ensemble.json or {RunLayout.RESULTS}')
 
 def _engine_needs_folder(engine):
     return DataError(f"engine={engine!r} runs a bundle's model.onnx: pass the bundle, ensemble or run folder (exported with onnx=True)")

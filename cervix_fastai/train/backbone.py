@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.backbone.html.md"""
 
 # %% ../../nbs/51_train.backbone.ipynb #9bb277bb
 from __future__ import annotations
-import copy, functools, inspect, json, random, warnings
+import copy, json, random, warnings
 from fnmatch import fnmatch
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,15 +42,15 @@ from ..serve.predictor import dls_config
 from ..image.features import TabPrep
 from ..distributed import init_distributed, launched, is_main, barrier, ddp_trainer
 from ..serve.bundle import Bundle, calibrate, export_bundle, load_bundle
-from ..distributed import is_main, barrier
 from ..evaluate.metrics import macro_f1
+from ..core import check_same
+from .settings import SCHEDULES, RESUME_KEYS, takes_recipe, check_settings, input_size
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'RUN_FILES', 'RESUME_KEYS', 'RECIPES', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint',
-           'rng_state', 'set_rng_state', 'Checkpoint', 'load_checkpoint', 'BestCheckpoint', 'EpochLines', 'EarlyStop',
-           'f1_macro', 'fbeta_weighted', 'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases',
-           'fit_one_cycle_from', 'RunFolder', 'FitResult', 'torch_threads', 'recipe_args', 'takes_recipe',
-           'fit_backbone', 'split_preds', 'split_metrics', 'fit_member']
+__all__ = ['RUN_FILES', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state', 'set_rng_state', 'Checkpoint',
+           'load_checkpoint', 'BestCheckpoint', 'EpochLines', 'EarlyStop', 'f1_macro', 'fbeta_weighted',
+           'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from', 'RunFolder',
+           'FitResult', 'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics', 'fit_member']
 
 # %% ../../nbs/51_train.backbone.ipynb #824d2083
 def manifest_dls(df:pd.DataFrame, # divided manifest
@@ -264,8 +264,6 @@ class Phase:
     lr_div:float|None=None # discriminative: the early body trains at `lr · lr_mult / lr_div`
     cycle:dict|None=None # one-cycle arguments (`pct_start`, `div`); None: constant rate with `ReduceLROnPlateau`
 
-SCHEDULES = ('one_cycle', 'fine_tune', 'plateau')
-
 def schedule_phases(schedule:str, epochs:int, freeze_epochs=1, trained_body=True) -> list[Phase]:
     "The phases of `schedule`; a random body gets no frozen phase and no discriminative rates"
     if schedule not in SCHEDULES: raise ValueError(f'schedule must be one of {SCHEDULES}, got {schedule!r}')
@@ -436,15 +434,9 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
         if is_main() and run.state_file.exists(): atomic_write(run.state_file, json.dumps({**json.loads(run.state_file.read_text()), 'done': True}))  # also after an early stop
 
 # %% ../../nbs/51_train.backbone.ipynb #4bd3917a
-RESUME_KEYS = ('arch', 'vocab', 'size', 'stats', 'filters', 'bs', 'epochs', 'lr', 'schedule', 'freeze_epochs', 'pretrained', 'seed',
-               'monitor', 'patience', 'tabular', 'label_smoothing', 'mixup')  # what a resumed run must share with the run it continues
-
 def _same_run(run:RunFolder, config:dict):
-    "Raise if `config` is not the one the interrupted run in `run` was started with"
-    old = run.config()
-    diff = {k: (old.get(k), config.get(k)) for k in RESUME_KEYS if old.get(k) != json.loads(json.dumps(config.get(k)))}
-    if diff: raise DataError(f'{run.path} was started with other settings (before, now): {diff}. Resume with the same ones, '
-                             'or train into another run_dir')
+    "Raise if `config` is not the one the interrupted run in `run` was started with (the settings of `RESUME_KEYS`)"
+    check_same(run.config(), config, f'The run in {run.path}', 'resume with the same settings, or train into another run_dir', RESUME_KEYS)
 
 # %% ../../nbs/51_train.backbone.ipynb #4bd39170
 @contextmanager
@@ -475,49 +467,27 @@ def _to_ddp(learn:Learner):
         learn.logger = noop
     return cb
 
-# %% ../../nbs/51_train.backbone.ipynb #rc000002
-RECIPES = {
-    # chosen by bench/herlev_recipe.py (the README's Results): from scratch, a few hundred cells, a 2-core CPU,
-    # about 5 minutes of training per 5-fold Herlev fold (424 training cells)
-    'small-data-cpu': dict(arch='resnet18', size=96, epochs=40, lr=3e-3, bs=32, pretrained=False, schedule='one_cycle',
-                           label_smoothing=0.1),
-}
-
-def recipe_args(name:str) -> dict:
-    "The arguments of the recipe `name` (a copy)"
-    if name not in RECIPES: raise ValueError(f'unknown recipe {name!r}: one of {sorted(RECIPES)}')
-    return dict(RECIPES[name])
-
-def takes_recipe(f):
-    "Let `f(..., recipe=name)` take the recipe's value for every argument the call does not give"
-    sig = inspect.signature(f)
-    @functools.wraps(f)
-    def _f(*args, **kwargs):
-        name = kwargs.pop('recipe', None)
-        if name is None: return f(*args, **kwargs)
-        given = sig.bind_partial(*args, **kwargs).arguments
-        return f(*args, **{k: v for k, v in recipe_args(name).items() if k not in given}, **kwargs)
-    return _f
-
 # %% ../../nbs/51_train.backbone.ipynb #1823ddd4
 @takes_recipe
-@delegates(backbone_learner, but=['path', 'model_dir', 'init_body', 'label_smoothing'])
+@delegates(backbone_learner, but=['path', 'model_dir', 'init_body', 'label_smoothing', 'weights', 'class_weights'])
 def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folder, a split tree or a raw data folder
                  arch='resnet50', # a registered backbone or any timm/torchvision model
-                 epochs=10, # epochs (after the frozen ones)
-                 lr:float|None=None, # None: `lr_find`'s suggestion
+                 epochs=12, # epochs (after the frozen ones)
+                 lr:float|None=3e-3, # the one-cycle peak; None: `lr_find`'s suggestion
                  bs=32,
-                 size:int|None=None, # input size (default: the backbone's native size; ignored for DataLoaders)
-                 pretrained=True, # start from ImageNet weights
+                 size:int|None=None, # input size (None: 64, or the backbone's least size when larger; ignored for DataLoaders)
+                 pretrained=False, # start from ImageNet weights (downloaded unless `weights` names a file)
+                 weights=None, # offline ImageNet weights: a file or cache folder (see `source_model`)
                  schedule:str|None=None, # 'one_cycle', 'fine_tune' or 'plateau' (None: 'fine_tune' for a trained body, else 'one_cycle')
                  freeze_epochs=1, # epochs with the body frozen first (trained bodies)
                  run_dir='runs/train', # where checkpoints, logs and exports go
                  monitor='f1_macro', # validation metric that picks the best epoch
                  patience:int|None=None, # early stopping (default: 3 for 'plateau', none for one-cycle schedules)
                  resume=False, # continue an interrupted run from its last epoch
-                 seed=42,
+                 seed=0,
                  aug=True, # online augmentation
                  filters:tuple=(), # preprocessing filters applied on the fly
+                 class_weights=None, # None, 'balanced' or one weight per class (see `class_weights_for`)
                  num_workers=0,
                  export=True, # write export.pkl and model.pth at the end
                  init_model:nn.Module|None=None, # start from this model's body (a new head fits the classes): staged transfer
@@ -528,21 +498,26 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  mixup=0., # MixUp's `alpha` on the training batches (0: none)
                  recipe:str|None=None, # a named preset (see `RECIPES`): its settings for every argument not given
                  distributed=False, # data-parallel in the processes a launcher (`torchrun`) started (see `distributed`)
-                 **kwargs # more `backbone_learner` arguments (`weights`, `class_weights`, ...)
+                 **kwargs # more `backbone_learner` arguments
                 ) -> FitResult:
     "Train `arch` on `data`; the learner comes back with its best epoch loaded"
+    s = check_settings(dict(size=size, epochs=epochs, lr=lr, bs=bs, pretrained=pretrained, schedule=schedule, freeze_epochs=freeze_epochs,
+                            monitor=monitor, patience=patience, seed=seed, filters=filters, aug=aug, label_smoothing=label_smoothing,
+                            mixup=mixup, threads=threads))  # (the settings' own checks: a clear error before any work)
+    size, epochs, lr, bs, freeze_epochs, seed, filters, label_smoothing, mixup = (s[k] for k in ('size', 'epochs', 'lr', 'bs', 'freeze_epochs',
+                                                                                'seed', 'filters', 'label_smoothing', 'mixup'))
+    pretrained = s['pretrained'] or weights is not None  # offline ImageNet weights are ImageNet weights
     world = _world(distributed, lr)
     with torch_threads(threads):
         bb = get_backbone(arch)
-        size = ifnone(size, bb.size)
-        if size < bb.min_size: raise ValueError(f'{bb.name} needs inputs of at least {bb.min_size} px, got {size}')
+        size = input_size(size, bb)
         trained_body = pretrained or init_model is not None
         phases = schedule_phases(schedule := ifnone(schedule, 'fine_tune' if trained_body else 'one_cycle'), epochs, freeze_epochs, trained_body)
         run = RunFolder(run_dir, resume)
         barrier()  # the first process has prepared the folder
         set_seed(seed, reproducible=True)
         dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed)
-        learn = backbone_learner(dls, bb, pretrained, init_body=None if init_model is None else init_model[0],
+        learn = backbone_learner(dls, bb, pretrained, weights=weights, init_body=None if init_model is None else init_model[0], class_weights=class_weights,
                                  path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing, **kwargs)
         ddp = _to_ddp(learn) if world > 1 else None
         if mixup: cbs = [MixUp(mixup), *(cbs or [])]

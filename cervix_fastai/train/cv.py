@@ -19,6 +19,8 @@ from ..serve.predictor import ModelPredictor
 from .backbone import fit_backbone, split_preds, torch_threads
 from .tabular import fit_tabular
 from .fusion import fit_fusion, with_features
+from .settings import SETTING, DEFAULTS, check_settings, recipe_args
+from ..core import check_same
 
 # %% auto #0
 __all__ = ['CV_MODELS', 'fold_manifest', 'CVResult', 'cross_validate']
@@ -42,17 +44,16 @@ class CVResult:
     probs:dict; targs:np.ndarray; vocab:list; groups:np.ndarray; folds:np.ndarray; seconds:dict
     def __repr__(self): return f'CVResult({list(self.probs)} on {len(self.targs)} cells, {len(set(self.groups))} slides, {len(set(self.folds))} folds)'
 
-def _fit_fold(m, dk, run, cont, arch, size, bs, epochs, lr, seed, threads, mask_dir, tta, kwargs) -> dict:
-    "Test-split probabilities of model `m` trained on the fold manifest `dk` (and of `m+tta`, over the four flips)"
+def _fit_fold(m, dk, run, cont, mask_dir, tta, fit:dict) -> dict:
+    "Test-split probabilities of model `m` trained on the fold manifest `dk` with `fit_backbone` arguments `fit` (and of `m+tta`, over the four flips)"
     if m in ('mlp', 'gb', 'lr'):
-        return {m: fit_tabular(dk, 'label', cont=list(cont), cat=[], split='split', models=(m,), seed=seed, progress=False).probs[m]}
-    fit = fit_backbone if m == 'image' else partial(fit_fusion, cont=cont, mask_dir=mask_dir, cache=run.parent.parent/'features.csv')
-    res = fit(dk, arch, size=size, bs=bs, epochs=epochs, lr=lr, run_dir=run, seed=seed, quiet=True, threads=threads, export=False,
-              resume=(run/'checkpoints'/'state.json').exists(), **{'pretrained': False, **kwargs})  # from scratch unless asked
+        return {m: fit_tabular(dk, 'label', cont=list(cont), cat=[], split='split', models=(m,), seed=fit['seed'], progress=False).probs[m]}
+    train = fit_backbone if m == 'image' else partial(fit_fusion, cont=cont, mask_dir=mask_dir, cache=run.parent.parent/'features.csv')
+    res = train(dk, run_dir=run, quiet=True, export=False, resume=(run/'checkpoints'/'state.json').exists(), **fit)
     out = {m: split_preds(res, dk, 'test')[0]}
     if tta:
         test = dk[dk.split == 'test']
-        with torch_threads(threads):
+        with torch_threads(fit['threads']):
             p, ok, errs = ModelPredictor.from_learner(res).with_features(test).predict_proba(list(test.path), tta=True, progress=False)
         if not ok.all(): raise DataError(f'{(~ok).sum()} test images could not be read again: {errs[0]}')
         out[f'{m}+tta'] = p
@@ -62,32 +63,32 @@ def _same_settings(run_dir:Path, settings:dict):
     "Record the settings of a comparison in `run_dir/cv.json`; refuse to mix in saved folds made with other ones"
     f = run_dir/'cv.json'
     if not f.exists(): return atomic_write(f, json.dumps(settings, indent=2))
-    old = json.loads(f.read_text())
-    if diff := {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}:
-        raise DataError(f'{run_dir} holds folds made with other settings (before, now): {diff}: use another run_dir')
+    check_same(json.loads(f.read_text()), settings, f'The saved folds in {run_dir}', 'use another run_dir')
 
 def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold_col`; the table columns are measured if missing
                    fold_col='fold', # slide-grouped folds, three or more (see `grouped_kfold`)
                    models=CV_MODELS, # any of 'image', 'fusion', 'mlp', 'gb', 'lr'
-                   arch='resnet18', size=64, bs=32, epochs=15, lr=3e-3, # the image and fusion models' training (from scratch)
                    cont=FEATURES, # the table columns
                    run_dir='runs/cv', # runs and the saved probabilities of each fold
                    mask_dir=None, # a folder of label images, when the masks are not beside the images
-                   seed=42, threads:int|None=None, progress=True,
+                   progress=True,
                    tta=False, # also the image and fusion models' probabilities over the four flips (as `model+tta`)
-                   **kwargs # more `fit_backbone` arguments
+                   **kwargs # the image and fusion models' training settings (`train.settings`: arch, size, epochs, lr, seed, ...), and more `fit_backbone` arguments
                   ) -> CVResult:
     "Held-out probabilities of image-only, fusion and table-only models, every fold tested once"
     if bad := [m for m in models if m not in CV_MODELS]: raise ValueError(f'models must be among {CV_MODELS}, got {bad}')
     if fold_col not in df.columns: raise DataError(f'the manifest has no {fold_col!r} column (see grouped_kfold)')
     if df[fold_col].nunique() < 3: raise DataError(f'{fold_col!r} has {df[fold_col].nunique()} fold(s): three or more are needed (test, validation, training)')
+    given = check_settings({k: v for k, v in kwargs.items() if k in SETTING})
+    fit = {**DEFAULTS, **(recipe_args(given['recipe']) if given.get('recipe') else {}), **given, 'recipe': None,
+           **{k: v for k, v in kwargs.items() if k not in SETTING}}  # the settings' defaults, a recipe, what is given
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     df = with_features(df.reset_index(drop=True), cont, (), mask_dir, run_dir/'features.csv').reset_index(drop=True)  # the same rows for every model
     df = df.assign(label=df.label.map(as_text))  # class names as text: one class order for every model
     rows = hashlib.sha256(json.dumps([[str(p), as_text(k), l] for p, k, l in zip(df.path, df[fold_col], df.label)]).encode()).hexdigest()
-    _same_settings(run_dir, dict(arch=arch, size=size, bs=bs, epochs=epochs, lr=lr, cont=list(cont), features=FEATURES_VERSION, seed=seed, fold_col=fold_col,
-                                 rows=rows, mask_dir=None if mask_dir is None else str(mask_dir), more=repr(sorted(kwargs.items()))))
+    _same_settings(run_dir, dict({k: fit[k] for k in SETTING if k not in ('threads', 'recipe')}, cont=list(cont), features=FEATURES_VERSION, fold_col=fold_col,
+                                 rows=rows, mask_dir=None if mask_dir is None else str(mask_dir), more=repr(sorted((k, v) for k, v in fit.items() if k not in SETTING))))
     vocab = sorted(df.label.unique())
     names = {m: [m] + ([f'{m}+tta'] if tta and m in ('image', 'fusion') else []) for m in models}  # the files model `m` writes
     probs, secs = {n: np.full((len(df), len(vocab)), np.nan) for m in models for n in names[m]}, {m: 0. for m in models}
@@ -98,7 +99,7 @@ def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold
             fold = run_dir/safe_name(f'fold{as_text(k)}', 'fold')
             if not all((fold/f'{n}.npy').exists() for n in names[m]):
                 t0 = time.perf_counter()
-                ps = _fit_fold(m, dk, fold/m, cont, arch, size, bs, epochs, lr, seed, threads, mask_dir, tta, kwargs)
+                ps = _fit_fold(m, dk, fold/m, cont, mask_dir, tta, fit)
                 fold.mkdir(exist_ok=True)
                 for n in names[m][::-1]:  # the plain one last: its file says the model is done
                     def _save(t, p=ps[n]):

@@ -15,6 +15,7 @@ from ..evaluate.metrics import metrics
 from ..serve.vote import Ensemble, VOTES
 from ..serve.load import as_predictor
 from .backbone import fit_member, _rows_files
+from ..serve.load import RunLayout
 
 # %% auto #0
 __all__ = ['fit_vote_weights', 'vote_ensemble', 'fit_ensemble', 'ensemble_table']
@@ -58,14 +59,15 @@ def vote_ensemble(bundles:list, # the members' bundles
 @delegates(fit_backbone)
 def fit_ensemble(df:pd.DataFrame, # divided manifest
                  archs=('resnet18', 'resnet50'), # one member per backbone
-                 run_dir='runs/ensemble', # member i trains in run_dir/<arch> and exports to run_dir/bundles/<arch>
+                 run_dir='runs/ensemble', # a run folder (see `RunLayout`): member i trains in run_dir/train/<arch>, its bundle in run_dir/train/bundles/<arch>
                  how='soft', # the default vote
                  **kwargs # `fit_backbone` arguments shared by all members (size, epochs, lr, pretrained, ...)
                 ) -> Ensemble:
     "Train one member per backbone on the same split, calibrate each, fit vote weights on the validation split"
     run_dir = Path(run_dir)
     _check_vote(how)  # before any training
-    return vote_ensemble([fit_member(df, a, run_dir/a, run_dir/'bundles'/a, **kwargs) for a in archs], df, list(archs), how)
+    run = RunLayout(run_dir)  # a run folder's layout: the members train in train/<arch>, their bundles in train/bundles/<arch>
+    return vote_ensemble([fit_member(df, a, run.member(a), run.bundle(a), **kwargs) for a in archs], df, list(archs), how)
 
 # %% ../../nbs/53_train.ensemble.ipynb #879e30d2
 def ensemble_table(model, # an `Ensemble`, any predictor, or a folder

@@ -17,6 +17,7 @@ from ..data.core import load_manifest
 from ..image.features import TabPrep, FEATURES, features_manifest
 from ..models import get_backbone, create_fusion_model, norm_stats
 from .backbone import fit_backbone, manifest_dls, torch_threads, FitResult
+from .settings import input_size
 
 # %% auto #0
 __all__ = ['with_features', 'fit_fusion']
@@ -49,15 +50,15 @@ def with_features(df:pd.DataFrame, # a divided manifest
 # %% ../../nbs/55_train.fusion.ipynb #f1500009
 @delegates(fit_backbone, but=['model'])
 def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or without the table columns
-               arch='resnet18', # a registered backbone for the image branch
+               arch='resnet50', # a registered backbone for the image branch
                cont=FEATURES, # continuous table columns (default: the cell's morphometry, measured from its masks)
                cat=(), # categorical table columns
-               size:int|None=None, # input size (default: the backbone's native size)
+               size:int|None=None, # input size (None: 64, or the backbone's least size when larger)
                bs=32,
-               pretrained=True, # ImageNet weights for the image body
+               pretrained=False, # ImageNet weights for the image body
                weights=None, # offline ImageNet weights (see `source_model`)
                init_model=None, # start the image body from this model's body (staged transfer)
-               aug=True, filters:tuple=(), num_workers=0, seed=42,
+               aug=True, filters:tuple=(), num_workers=0, seed=0,
                mask_dir=None, # a folder of label images, when the masks are not beside the images
                cache=None, # CSV cache of the measurements (default: `features.csv` in the run folder)
                threads:int|None=None, # CPU threads for torch while training
@@ -71,7 +72,7 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         df = with_features(df, cont, cat, mask_dir, ifnone(cache, Path(run_dir)/'features.csv'))
         bb = get_backbone(arch)
-        size = ifnone(size, bb.size)
+        size = input_size(size, bb)
         tab = TabPrep.fit(df[df.split == 'train'], cont, cat)
         set_seed(seed, reproducible=True)  # before the DataLoaders: their shuffling is seeded from Python's `random`
         dls = manifest_dls(df, size, bs, norm_stats(bb), aug, filters, num_workers, seed, tab=tab)
