@@ -63,14 +63,10 @@ def augment(manifest:str, # a divided manifest (CSV with a `split` column)
            ):
     "Write augmented copies of the training images (validation and test are never augmented)"
     with cli_errors(debug):
-        from cervix_fastai.data.core import read_manifest, _write_manifest
+        from cervix_fastai.data.core import read_manifest
         from cervix_fastai.image.augment import extend_dataset, ORIGINAL_OPS
-        from cervix_fastai.core import OutDir
         ops_ = tuple(o for o in ops.split(',') if o) if ops else ORIGINAL_OPS
-        ext = extend_dataset(read_manifest(manifest), dest, n, ops_, seed, overwrite)
-        od = OutDir(dest, kind='augmented', params=dict(ops=list(ops_), seed=seed))
-        _write_manifest(ext, od)
-        od.finish()
+        ext = extend_dataset(read_manifest(manifest), dest, n, ops_, seed, overwrite)  # it writes dest/manifest.csv
     print(f"{int(ext.source.notna().sum())} copies; extended manifest: {user_path(dest)/'manifest.csv'}")
 
 def features(src:str, # a data folder or a CSV manifest

@@ -17,8 +17,8 @@ from ..core import MASK
 __all__ = ['MANIFEST_COLS', 'MANIFEST_MORE', 'SPLITS', 'SIPAKMED_CLASSES', 'SIPAKMED_BINARY', 'HERLEV_CLASSES', 'HERLEV_BINARY',
            'check_image', 'scan_images', 'make_manifest', 'group_regex', 'slide_in', 'read_folder', 'read_sipakmed',
            'herlev_mask', 'read_herlev', 'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak',
-           'split_summary', 'slides_known', 'division_line', 'source_roots', 'divide_dataset', 'grouped_kfold',
-           'read_split_tree', 'load_manifest', 'show_class_grid', 'find_images', 'skipped_table']
+           'split_summary', 'slides_known', 'division_line', 'source_roots', 'write_manifest', 'divide_dataset',
+           'grouped_kfold', 'read_split_tree', 'load_manifest', 'show_class_grid', 'find_images', 'skipped_table']
 
 # %% ../../nbs/10_data.core.ipynb #532db7f9
 MANIFEST_COLS = ('path', 'label', 'group', 'dataset')  # what every reader gives
@@ -386,10 +386,13 @@ def _warn_missing(out:pd.DataFrame):
             warnings.warn(f'Class(es) {gone} have no image in {s!r} (images in all: {n}); their {s} metrics will be missing', stacklevel=3)
 
 # %% ../../nbs/10_data.core.ipynb #c8e3ffa2
-def _write_manifest(df:pd.DataFrame, od:OutDir, name='manifest.csv'):
+def write_manifest(df:pd.DataFrame, # the manifest to write
+                   od:OutDir, # the destination whose record lists it (the one its images were written through)
+                   name='manifest.csv', # its file name in `od`
+                  ) -> Path:
     "`df` as a CSV whose paths are relative to its folder, written atomically"
     rel = {c: _relative_paths(df[c], od.root) for c in ('path', 'tree_path') if c in df.columns}
-    od.write(name, df.assign(**rel).to_csv(index=False))
+    return od.write(name, df.assign(**rel).to_csv(index=False))
 
 def _write_tree(df:pd.DataFrame, od:OutDir, how:str):
     "Copies of (or links to) the images as `<split>/<class>/<name>` under `od`"
@@ -439,16 +442,22 @@ def divide_dataset(df:pd.DataFrame, # manifest with `path`, `label`, `group`
     if dest is not None:
         od = _prepare_dest(dest, out, overwrite, tree)
         if tree: out['tree_path'] = _write_tree(out, od, tree)
-        _write_manifest(out, od)
+        write_manifest(out, od)
         od.finish()
     return out
 
 # %% ../../nbs/10_data.core.ipynb #e39bc8b0
 def grouped_kfold(df:pd.DataFrame, # manifest with `label` and `group`
                   k=5, # number of folds
-                  seed=42,
+                  seed=42, # the same seed gives the same folds
                  ) -> pd.DataFrame:
-    "Add a `fold` column (0..k-1): grouped, class-stratified k-fold"
+    "Add a `fold` column (0..k-1): grouped, class-stratified k-fold in which every fold can test every class"
+    if miss := [c for c in ('label', 'group') if c not in df.columns]: raise DataError(f'grouped_kfold: no column(s) {miss}')
+    keys = pd.Series([group_key(g) or '' for g in df.group], index=df.index)  # one slide however it is written, as `assign_groups` sees it
+    if keys.nunique() < k: raise DataError(f'{keys.nunique()} group(s), fewer than the {k} folds')
+    per = keys.groupby(df.label.map(as_text).to_numpy()).nunique()
+    if thin := {c: int(n) for c, n in per.items() if n < k}:
+        raise DataError(f'class(es) in fewer groups than the {k} folds (class: groups): {thin}; some fold would test none of their rows')
     out = df.assign(fold=assign_groups(df.label, df.group, [1] * k, seed=seed))
     return check_no_leak(out, 'fold')
 

@@ -12,7 +12,7 @@ from PIL import Image
 from fastai.vision.augment import aug_transforms, Hue, Saturation
 import torchvision.transforms.v2 as T
 from ..core import DataError, atomic_write, maybe_progress, safe_name, fit_name, OutDir
-from ..data.core import check_no_leak, source_roots
+from ..data.core import check_no_leak, source_roots, write_manifest
 from .preprocess import read_rgb, to_rgb8
 
 # %% auto #0
@@ -84,14 +84,14 @@ AUG_OPS = {'affine': _affine, 'flip': _flip, 'clahe': _clahe, 'gamma': _gamma, '
 ORIGINAL_OPS = tuple(o for o in AUG_OPS if o != 'contrast')  # the 14 of the original augmentation script
 
 def extend_dataset(df:pd.DataFrame, # divided manifest (has `split`)
-                   dest, # folder for the copies, `dest/<class>/<stem>__aug<k>_<op>.png`
+                   dest, # folder for the copies, `dest/<class>/<stem>__aug<k>_<op>.png`, and the extended `dest/manifest.csv`
                    n=14, # copies per training image
                    ops=ORIGINAL_OPS, # names in `AUG_OPS`, used in turn
                    seed=0, # random seed: the same seed gives the same copies
                    overwrite=False, # rewrite copies that exist
                    progress:bool|None=True, # a bar over the training images (see `maybe_progress`)
                   ) -> pd.DataFrame:
-    "The manifest plus `n` augmented copies of each *training* image, each row naming its `source`"
+    "The manifest plus `n` augmented copies of each *training* image, each row naming its `source`; written to `dest/manifest.csv` too"
     if 'split' not in df.columns: raise DataError('extend_dataset needs a divided manifest (a `split` column): augment after dividing')
     unknown = [o for o in ops if o not in AUG_OPS]
     if unknown: raise ValueError(f'Unknown augmentation(s) {unknown}; known: {list(AUG_OPS)}')
@@ -111,8 +111,9 @@ def extend_dataset(df:pd.DataFrame, # divided manifest (has `split`)
                 rng = np.random.default_rng([seed, k, *f'{label}/{src.name}'.encode()])
                 atomic_write(out, Image.fromarray(to_rgb8(AUG_OPS[op](img.copy(), rng))).save)
             rows.append({**r, 'path': str(out), 'source': r['path'], 'aug_op': op})
-    od.finish()
     copies = pd.DataFrame(rows)
-    out = pd.concat([df.assign(source=None, aug_op=None), copies], ignore_index=True)
+    out = check_no_leak(pd.concat([df.assign(source=None, aug_op=None), copies], ignore_index=True))
+    write_manifest(out, od)  # in the same record as the copies: the folder reads back as the extended data set
+    od.finish()
     out.attrs = dict(df.attrs)
-    return check_no_leak(out)
+    return out

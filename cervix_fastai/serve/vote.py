@@ -46,10 +46,18 @@ def _vote_weights(weights, n:int) -> list[float]:
     return ws
 
 class Ensemble(Predictor):
-    "Single-network predictors (bundles) that vote: `how` is 'hard', 'soft' or 'weighted'"
-    def __init__(self, members:list, how='soft', weights=None, names=None):
+    "Single-network predictors (loaded bundles) that vote: `how` is 'hard', 'soft' or 'weighted'"
+    def __init__(self, members:list, # loaded `ModelPredictor`s (bundles): a folder goes through `as_predictor`/`load_bundle`
+                 how='soft', # 'hard', 'soft' or 'weighted'
+                 weights=None, # one vote weight per member (`how='weighted'`)
+                 names=None, # one name per member (default: theirs)
+                ):
         if how not in VOTES: raise ValueError(f'how must be one of {VOTES}, got {how!r}')
-        self._members = [m if isinstance(m, ModelPredictor) else load_bundle(m) for m in members]
+        if bad := [(i, m) for i, m in enumerate(members) if not isinstance(m, ModelPredictor)]:
+            i, m = bad[0]
+            raise DataError(f'Ensemble members are loaded predictors; member {i} is a {type(m).__name__} ({str(m)[:80]!r}): load a bundle '
+                            'or run folder with as_predictor(path) (or load_bundle), a whole ensemble folder with load_ensemble(path)')
+        self._members = list(members)
         if not self._members: raise ValueError('An ensemble needs at least one member')
         vocabs = [m.vocab for m in self._members]
         bad = [i for i, v in enumerate(vocabs) if v != vocabs[0]]

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from ..core import DataError, atomic_write, maybe_progress, safe_name, as_text
-from ..evaluate.metrics import metrics
+from ..evaluate.metrics import metrics, roll_up
 from ..image.features import FEATURES, FEATURES_VERSION
 from ..serve.predictor import ModelPredictor
 from .backbone import fit_backbone, split_preds, torch_threads
 from .tabular import fit_tabular
-from .fusion import fit_fusion, with_features
+from .fusion import fit_fusion, add_features
 from .settings import SETTING, DEFAULTS, check_settings, recipe_args
 from ..core import check_same
 
@@ -84,7 +84,7 @@ def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold
            **{k: v for k, v in kwargs.items() if k not in SETTING}}  # the settings' defaults, a recipe, what is given
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    df = with_features(df.reset_index(drop=True), cont, (), mask_dir, run_dir/'features.csv').reset_index(drop=True)  # the same rows for every model
+    df = add_features(df.reset_index(drop=True), cont, (), mask_dir, run_dir/'features.csv').reset_index(drop=True)  # the same rows for every model
     df = df.assign(label=df.label.map(as_text))  # class names as text: one class order for every model
     rows = hashlib.sha256(json.dumps([[str(p), as_text(k), l] for p, k, l in zip(df.path, df[fold_col], df.label)]).encode()).hexdigest()
     _same_settings(run_dir, dict({k: fit[k] for k in SETTING if k not in ('threads', 'recipe')}, cont=list(cont), features=FEATURES_VERSION, fold_col=fold_col,
@@ -111,12 +111,6 @@ def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold
     return CVResult(probs, targs, vocab, df.group.astype(str).to_numpy(), df[fold_col].to_numpy(), secs)
 
 # %% ../../nbs/56_train.cv.ipynb #f1500033
-def _grouped(probs:np.ndarray, targs, vocab, binary:dict):
-    "Probabilities and targets rolled up into the groups of `binary` (class → group)"
-    gv = sorted(set(binary.values()))
-    m = np.array([[binary[v] == g for g in gv] for v in vocab], float)
-    return probs @ m, m[targs].argmax(1), gv
-
 @patch
 def table(self:CVResult, binary:dict|None=None, # class → group (e.g. `HERLEV_BINARY`) for a grouped accuracy
           n_boot=1000, seed=0) -> pd.DataFrame:
@@ -127,7 +121,7 @@ def table(self:CVResult, binary:dict|None=None, # class → group (e.g. `HERLEV_
         r = dict(f1_macro=m['f1_macro'], f1_lo=m['f1_macro_ci95'][0], f1_hi=m['f1_macro_ci95'][1],
                  accuracy=m['accuracy'], acc_lo=m['accuracy_ci95'][0], acc_hi=m['accuracy_ci95'][1])
         if binary is not None:
-            b = metrics(*_grouped(p, self.targs, self.vocab, binary), n_boot, seed, groups=self.groups)
+            b = metrics(*roll_up(p, self.targs, self.vocab, binary), n_boot, seed, groups=self.groups)
             r.update(binary_acc=b['accuracy'], bin_lo=b['accuracy_ci95'][0], bin_hi=b['accuracy_ci95'][1])
         rows[name] = r
     return pd.DataFrame(rows).T.rename_axis('model')

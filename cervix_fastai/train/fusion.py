@@ -20,16 +20,16 @@ from .backbone import fit_backbone, manifest_dls, torch_threads, FitResult
 from .settings import input_size
 
 # %% auto #0
-__all__ = ['with_features', 'fit_fusion']
+__all__ = ['add_features', 'fit_fusion']
 
 # %% ../../nbs/55_train.fusion.ipynb #f1500007
-def with_features(df:pd.DataFrame, # a divided manifest
-                  cont=FEATURES, # continuous columns the model reads
-                  cat=(), # categorical columns the model reads
-                  mask_dir=None, # a folder of label images (see `cell_labels`), when the masks are not beside the images
-                  cache=None, # CSV cache of the measurements (see `features_manifest`)
-                  align='auto', # how Herlev masks are placed (see `place_mask`)
-                 ) -> pd.DataFrame:
+def add_features(df:pd.DataFrame, # a divided manifest
+                 cont=FEATURES, # continuous columns the model reads
+                 cat=(), # categorical columns the model reads
+                 mask_dir=None, # a folder of label images (see `cell_labels`), when the masks are not beside the images
+                 cache=None, # CSV cache of the measurements (see `features_manifest`)
+                 align='auto', # how Herlev masks are placed (see `place_mask`)
+                ) -> pd.DataFrame:
     "`df` with the columns a fusion model reads: morphometry measured where missing; rows without any value left out"
     cont, cat = list(cont), list(cat)
     if missing := [c for c in cont if c not in df.columns and c not in FEATURES] + [c for c in cat if c not in df.columns]:
@@ -70,7 +70,7 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
     with torch_threads(threads):
         df = load_manifest(data, seed=seed)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        df = with_features(df, cont, cat, mask_dir, ifnone(cache, Path(run_dir)/'features.csv'))
+        df = add_features(df, cont, cat, mask_dir, ifnone(cache, Path(run_dir)/'features.csv'))
         bb = get_backbone(arch)
         size = input_size(size, bb)
         tab = TabPrep.fit(df[df.split == 'train'], cont, cat)

@@ -19,17 +19,16 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from ..core import DataError, maybe_progress, as_text
-from ..data.core import MANIFEST_COLS, MANIFEST_MORE
+from ..data.core import MANIFEST_COLS, MANIFEST_MORE, grouped_kfold
 from ..evaluate.metrics import bootstrap_ci, macro_f1
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'BINARY_SCORES', 'MULTI_SCORES', 'clean_name', 'is_categorical', 'guess_columns', 'load_risk_factors',
            'roc_auc', 'avg_precision', 'sens_at_spec', 'score_table', 'fmt_scores', 'model_inputs', 'TabularMLP',
-           'make_models', 'make_folds', 'TabularResult', 'fit_tabular']
+           'make_models', 'TabularResult', 'fit_tabular']
 
 # %% ../../nbs/54_train.tabular.ipynb #d43468e3
 def clean_name(name:str) -> str:
@@ -243,24 +242,6 @@ def make_models(cont:list, cat:list, n_classes:int,
             LogisticRegression(class_weight=cw, max_iter=2000)))
     return {m: make[m]() for m in models}
 
-# %% ../../nbs/54_train.tabular.ipynb #fc546cd2
-def make_folds(targs, # class index per row
-               n_folds=5, seed=0,
-               groups=None, # group of each row: a group's rows share a fold
-              ) -> np.ndarray:
-    "A fold number per row: stratified, shuffled with `seed`, whole groups in one fold when `groups` is given"
-    targs = np.asarray(targs)
-    if len(targs) < n_folds: raise DataError(f'{len(targs)} rows, fewer than the {n_folds} folds')
-    small = {int(c): int(n) for c, n in zip(*np.unique(targs, return_counts=True)) if n < n_folds}
-    if groups is not None and len(pd.unique(np.asarray(groups))) < n_folds:
-        raise DataError(f'{len(pd.unique(np.asarray(groups)))} groups, fewer than the {n_folds} folds')
-    if small and groups is None: raise DataError(f'class(es) with fewer rows than the {n_folds} folds (class index: rows): {small}')
-    kf = (StratifiedKFold(n_folds, shuffle=True, random_state=seed) if groups is None else
-          StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed))
-    folds = np.zeros(len(targs), int)
-    for k, (_, te) in enumerate(kf.split(np.zeros(len(targs)), targs, groups)): folds[te] = k
-    return folds
-
 # %% ../../nbs/54_train.tabular.ipynb #6f31dd46
 def _check_cols(df, cols, what):
     missing = [c for c in cols if c not in df.columns]
@@ -279,7 +260,9 @@ def _plan(df, targs, split, folds, groups, n_folds, seed) -> list:
         bad = sorted(set(s) - {'train', 'valid', 'test'})
         if bad: raise DataError(f'split column {split!r} has value(s) {bad}; expected train, valid, test')
         return [('split', *(np.flatnonzero(s == v) for v in ('train', 'valid', 'test')))]
-    f = df[folds].values if folds is not None else make_folds(targs, n_folds, seed, groups)
+    if folds is not None: f = df[folds].values
+    else:  # the data layer's folds; without groups each row is its own
+        f = grouped_kfold(pd.DataFrame(dict(label=targs, group=np.arange(len(targs)) if groups is None else groups)), n_folds, seed).fold.to_numpy()
     ks = np.unique(f)
     if len(ks) < 2: raise DataError(f'folds column {folds!r} has a single fold ({ks[0]})')
     return [(f'fold {k}', np.flatnonzero(f != k), np.array([], int), np.flatnonzero(f == k)) for k in ks]
