@@ -27,9 +27,9 @@ if dist: init_distributed()
 barrier(); t0 = time.perf_counter()
 fit_backbone(div, arch, epochs=1, lr=3e-3, size=int(size), bs=int(bs), pretrained=False, run_dir=run, quiet=True, export=False, distributed=dist)
 barrier(); t1 = time.perf_counter()
-df = score_folder(bundle, div + '/test', out, progress=False, distributed=dist)
+sc = score_folder(bundle, div + '/test', out, progress=False, distributed=dist)
 barrier(); t2 = time.perf_counter()
-if is_main(): json.dump(dict(epoch_s=t1 - t0, score_s=t2 - t1, n_scored=len(df), threads=torch.get_num_threads()), open(res, 'w'))
+if is_main(): json.dump(dict(epoch_s=t1 - t0, score_s=t2 - t1, n_scored=len(sc.predictions), threads=torch.get_num_threads()), open(res, 'w'))
 '''
 
 def main():

@@ -304,7 +304,9 @@ class FusionHead(nn.Module):
         return out if self.wide is None else out + self.wide(row)
 
 class FusionModel(nn.Sequential):
-    "`nn.Sequential(body, FusionHead)`, called as `model(images, rows)`"
+    "`nn.Sequential(body, FusionHead)`, called as `model(images, rows)`; `tab` is how its rows are made (a `TabPrep`), kept with it"
+    tab = None
+    def __init__(self, body:nn.Module, head:nn.Module, tab=None): super().__init__(body, head); self.tab = tab
     def forward(self, x, row): return self[1](self[0](x), row)
 
 def create_fusion_model(arch, # name or `Backbone`
@@ -313,12 +315,13 @@ def create_fusion_model(arch, # name or `Backbone`
                         pretrained=True,
                         weights=None, # see `source_model`
                         body:nn.Module|None=None, # start from this body (staged transfer) instead
+                        tab=None, # the table preprocessing (a `TabPrep`) its rows are made with: travels with the model (e.g. in fastai's `export.pkl`)
                         **head_kwargs # passed to `FusionHead` (`img_dim`, `tab_sizes`, `hidden`, `p`)
                        ) -> FusionModel:
     "A `FusionModel` on any registered backbone"
     body = create_body(arch, pretrained, weights) if body is None else body
     nf, pool = body_out(body)
-    model = FusionModel(body, FusionHead(nf, n_tab, n_out, pool, **head_kwargs))
+    model = FusionModel(body, FusionHead(nf, n_tab, n_out, pool, **head_kwargs), tab)
     apply_init(model[1], nn.init.kaiming_normal_)
     return model
 

@@ -79,11 +79,12 @@ def features(src:str, # a data folder or a CSV manifest
     with cli_errors(debug):
         from cervix_fastai.data.core import read_dataset, source_roots
         from cervix_fastai.image.features import features_manifest
-        df, dest = read_dataset(src), Path(out).expanduser().resolve()
-        inside = [r for r in source_roots(df) if Path(r).resolve() in dest.parents]
+        src, dest, bad = Path(src).expanduser(), Path(out).expanduser().resolve(), []
+        df = read_dataset(src)
+        inside = [r for r in ([src] if src.is_dir() else []) + source_roots(df) if Path(r).resolve() in dest.parents]
         if inside: raise DataError(f'The output file {out} lies inside the source {inside[0]}: write it elsewhere')
-        df = features_manifest(df, cache=out, mask_dir=mask_dir, align=align)
-    print(f"{len(df) - len(df.attrs['no_features'])} cells measured, {len(df.attrs['no_features'])} without a usable mask; "
+        df = features_manifest(df, cache=out, mask_dir=mask_dir, align=align, left=bad)
+    print(f"{len(df) - len(bad)} cells measured, {len(bad)} without a usable mask; "
           f'table: {user_path(out)}')
 
 # %% ../../nbs/63_apps.cli.ipynb #5424e3d1
@@ -190,15 +191,15 @@ def score(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pick
     import matplotlib; matplotlib.use('Agg')
     with cli_errors(debug):
         from cervix_fastai.serve.score import score_folder
-        df = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
+        sc = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
                           trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage,
                           distributed=launched(), progress=is_main(), engine=engine)
     if not is_main(): return  # one report: the first process's
-    kinds = df.attrs['skipped'].kind.value_counts() if len(df.attrs['skipped']) else {}
-    print(f"{len(df)} images scored in {df.attrs['seconds']:.1f} s ({df.attrs['images_per_s']:.0f} img/s)"
+    kinds = sc.skipped.kind.value_counts() if len(sc.skipped) else {}
+    print(f"{len(sc.predictions)} images scored in {sc.seconds:.1f} s ({sc.images_per_s:.0f} img/s)"
           + ''.join(f'; {kinds[k]} {w}' for k, w in (('mask', 'masks set aside'), ('unreadable', 'unreadable (skipped.csv)'), ('left out', 'other files left out (skipped.csv)')) if k in kinds))
-    if 'metrics' in df.attrs:
-        m = df.attrs['metrics']
+    if sc.metrics is not None:
+        m = sc.metrics
         print(f"accuracy {m['accuracy']:.3f} (95% CI {m['accuracy_ci95'][0]:.3f}-{m['accuracy_ci95'][1]:.3f}, "
               f"resampling {m['ci_resamples']}), macro F1 {m['f1_macro']:.3f}")
     print(f'results in {user_path(out)}')

@@ -245,26 +245,26 @@ def _out_named(config, overrides:dict) -> bool:
     given = read_yaml(Path(config).expanduser())
     return given.get('out') is not None and 'versions' not in given  # a run's own config.yaml names the run it recorded
 
-def _read(cfg:dict) -> pd.DataFrame|None:
-    "The user's cells, read and checked (None for the built-in set, which the data stage makes)"
+def _read(cfg:dict) -> tuple[pd.DataFrame, list]|None:
+    "The user's cells, read and checked, and the `(path, error)` of each image that could not be read (None for the built-in set, which the data stage makes)"
     if cfg['data'] is None: return None
-    src = Path(cfg['data'])
+    src, skipped = Path(cfg['data']), []
     if src.is_dir() and {'train', 'valid'} <= {d.name for d in src.iterdir() if d.is_dir()}:
         raise DataError(f'{src} is already divided (train/valid/...): the job divides by slide itself; give it the undivided data')
-    df = read_dataset(src, check=True, group_pat=cfg['group_pat'])
+    df = read_dataset(src, check=True, group_pat=cfg['group_pat'], skipped=skipped)
     if 'split' in df.columns: raise DataError(f'{src} already has a split column: the job divides by slide itself; give it the cells without it')
-    return df
+    return df, skipped
 
-def _data(cfg:dict, od:OutDir, df:pd.DataFrame|None) -> dict:
-    "Make the built-in cells (or take the user's), and keep the list in cells.csv"
-    if df is None and cfg['data'] is None:
+def _data(cfg:dict, od:OutDir, read:tuple|None) -> dict:
+    "Make the built-in cells (or take the user's, as `_read` gave them), and keep the list in cells.csv"
+    if read is None and cfg['data'] is None:
         if cfg['group_pat'] is not None: raise DataError('group_pat: the built-in synthetic set names its slides; give it with your own data')
-        df = read_sipakmed(make_synthetic_sipakmed(od.root/'data', n_per_class=cfg['n_per_class'], seed=cfg['seed'], overwrite=True, progress=False))
-    elif df is None: df = _read(cfg)  # a resumed run that had not read them
+        read = read_sipakmed(make_synthetic_sipakmed(od.root/'data', n_per_class=cfg['n_per_class'], seed=cfg['seed'], overwrite=True, progress=False)), []
+    df, skipped = read or _read(cfg)  # (a resumed run that had not read them)
     od.write(RunLayout.CELLS, df.to_csv(index=False))  # absolute paths; the division reads it
     return dict(source=cfg['data'] or 'built-in synthetic set', synthetic=cfg['data'] is None, cells=len(df),
                 slides=int(df.group.nunique()) if slides_known(df) else None, by_slide=slides_known(df),
-                skipped=len(df.attrs.get('skipped', [])))
+                skipped=len(skipped))
 
 def _manifest(od:OutDir) -> pd.DataFrame: return read_manifest(od.root/RunLayout.MANIFEST)
 
@@ -285,8 +285,8 @@ def _divide(cfg:dict, od:OutDir) -> dict:
 def _features(cfg:dict, od:OutDir) -> dict:
     "Measure each cell from its mask (cached in features.csv, which the fusion member reads)"
     (od.root/RunLayout.TRAIN).mkdir(exist_ok=True)
-    df = features_manifest(_manifest(od), cache=od.root/RunLayout.FEATURES, progress=False)
-    return dict(measured=len(df) - len(df.attrs['no_features']), no_features=len(df.attrs['no_features']))
+    df = features_manifest(_manifest(od), cache=od.root/RunLayout.FEATURES, progress=False, left=(bad := []))
+    return dict(measured=len(df) - len(bad), no_features=len(bad))
 
 def _member_names(cfg:dict) -> list[str]:
     return cfg['members'] + ([f"fusion_{cfg['members'][0]}"] if cfg['fusion'] else [])
@@ -335,12 +335,10 @@ def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     "Each model on the whole test split (a report each), and the table of members and votes"
     div, final = _manifest(od), _final(cfg, od)
     test = div[div.split == 'test']
-    test.attrs['name'] = 'the test split'  # the reports' title
     out, binary = {}, _binary(cfg, final.vocab)
     for name, path in _models(cfg, od).items():
-        sc = score_folder(path, test, RunLayout(od.root).scores(name), binary=binary,
-                          coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress)  # (sets: single bundles)
-        m = sc.attrs['metrics']
+        m = score_folder(path, test, RunLayout(od.root).scores(name), binary=binary, name='the test split',
+                         coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress).metrics  # (sets: single bundles)
         out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal') if k in m}
     od.write(RunLayout.TABLE, ensemble_table(final, div).to_csv())
     return out
@@ -378,9 +376,9 @@ def _results(cfg:dict, res:dict) -> dict:
     return {**res, 'title': 'cervix_fastai run' + (' on the built-in synthetic set' if cfg['data'] is None else f": {Path(cfg['data']).name}"),
             'version': __version__, 'models': models, 'test_table': RunLayout.TABLE}
 
-def _run_stage(stage:str, cfg:dict, od:OutDir, res:dict, df, resume:bool, progress:bool):
+def _run_stage(stage:str, cfg:dict, od:OutDir, res:dict, read, resume:bool, progress:bool):
     "Run one stage, recording what it measured in `res`"
-    if stage == 'data': res['data'] = _data(cfg, od, df)
+    if stage == 'data': res['data'] = _data(cfg, od, read)
     elif stage == 'divide': res['data'].update(_divide(cfg, od))
     elif stage == 'features': res['features'] = _features(cfg, od)
     elif stage.startswith('train '): res.setdefault('train', {})[stage[6:]] = _train(cfg, od, stage[6:], resume, progress)
@@ -403,10 +401,10 @@ def run_job(config=None, # a YAML file, a dict of settings, or None (the default
         if free != Path(cfg['out']): moved, cfg['out'] = cfg['out'], str(free)  # a finished run is never replaced unasked
     plan = _plan(cfg)
     last = _last(plan, until)
-    df = None if resume else _read(cfg)  # the data are checked before anything in the run folder changes
-    od, res = _claim(cfg, resume, overwrite, source_roots(df) if df is not None else [])
+    read = None if resume else _read(cfg)  # the data are checked before anything in the run folder changes
+    od, res = _claim(cfg, resume, overwrite, source_roots(read[0]) if read is not None else [])
     done = list(res.get('done', [])) if resume else []
-    cells = res.get('data', {}).get('cells') or (len(df) if df is not None else cfg['n_per_class'] * 5)
+    cells = res.get('data', {}).get('cells') or (len(read[0]) if read is not None else cfg['n_per_class'] * 5)
     pr = Progress(plan, [_cost(s, cfg, cells) for s in plan], od.root/RunLayout.LOG, progress)
     if resume: pr.say(f"resuming {od.root}: {len(done)} of {len(plan) - 1} stages done")
     if moved: pr.say(f'{moved} holds a finished run, kept: this run goes to {od.root} (--out names another folder, --overwrite replaces it)')
@@ -419,7 +417,7 @@ def run_job(config=None, # a YAML file, a dict of settings, or None (the default
             if stage == 'report':
                 res['finished'] = True
                 break
-            _run_stage(stage, cfg, od, res, df, resume, progress)
+            _run_stage(stage, cfg, od, res, read, resume, progress)
             done.append(stage)
             res.update(done=done, stage=stage, stages=res['stages'] + [dict(name=stage, seconds=round(time.perf_counter() - t, 2))])
             od.write(RunLayout.RESULTS, json.dumps(_results(cfg, res), indent=2))  # after each stage: what a resumed run skips

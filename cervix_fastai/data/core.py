@@ -65,15 +65,15 @@ def scan_images(files, # image paths to check
 def make_manifest(recs, # `(path, label, group)` per image
                   dataset:str, # name stored in the `dataset` column
                   check=True, # decode every image and skip bad ones
+                  skipped:list|None=None, # a list to receive `(path, error)` for each image that could not be read
                   **extra # further columns, each a list as long as `recs`
                  ) -> pd.DataFrame:
     "A manifest DataFrame from `(path, label, group)` records, with unusable images skipped and reported"
     df = pd.DataFrame(list(recs), columns=list(MANIFEST_COLS[:3])).assign(dataset=dataset, **extra)
     ok, bad = scan_images(df.path, check=check)
     if bad: df = df[df.path.map(str).isin(set(map(str, ok)))]
-    df = df.assign(path=df.path.map(os.path.abspath), group=_group_keys(df.group, df.path)).sort_values('path', ignore_index=True)
-    df.attrs['skipped'] = bad
-    return df
+    if skipped is not None: skipped += bad
+    return df.assign(path=df.path.map(os.path.abspath), group=_group_keys(df.group, df.path)).sort_values('path', ignore_index=True)
 
 # %% ../../nbs/10_data.core.ipynb #9cd619cb
 def _existing_dir(root) -> Path:
@@ -92,10 +92,10 @@ def _images_in(d:Path, left:list, recurse=True, keep=None) -> list[Path]:
     if not files: raise DataError(f'Class folder {d} holds no images' + (f': {len(lo)} left out, e.g. {lo[0][0]}: {lo[0][1]}' if lo else ''))
     return files
 
-def _finish(df, root, left, classes):
-    "Record the reader's root, classes and left-out files; stop if no usable image (or class) is left"
-    if noisy(left): warnings.warn(left_out_message(noisy(left), root), stacklevel=3)
-    df.attrs.update(root=str(Path(root).resolve()), classes=classes, left_out=left)
+def _finish(df, root, lo, classes, left=None):
+    "Report the left-out files `lo` (a warning, and the caller's `left`); stop if no usable image (or class) is left"
+    if noisy(lo): warnings.warn(left_out_message(noisy(lo), root), stacklevel=3)
+    if left is not None: left += lo
     if df.empty: raise DataError(f'No usable image under {root}')
     missing = set(classes) - set(df.label)
     if missing: raise DataError(f'Every image of class(es) {sorted(missing)} under {root} is unusable')
@@ -125,19 +125,21 @@ def read_folder(root, # folder with one sub-folder per class
                 dataset:str|None=None, # defaults to the folder's name
                 check=True, # decode every image and skip bad ones
                 exclude=None, # optional predicate: files to leave out (e.g. masks)
+                skipped:list|None=None, # a list to receive `(path, error)` for each image that could not be read
+                left:list|None=None, # a list to receive `(path, reason)` for each file left out (masks, names outside the layout ...)
                ) -> pd.DataFrame:
     "Manifest of an ImageNet-style tree `root/<class>/**/<image>`"
     root = _existing_dir(root)
     rx = None if group_pat is None else group_regex(group_pat)
-    recs, left = [], [(str(f), 'outside the class folders') for f in scan_tree(root, recurse=False)[0]]
+    recs, lo = [], [(str(f), 'outside the class folders') for f in scan_tree(root, recurse=False)[0]]
     def refuse(f):
         if exclude is not None and exclude(f): return 'excluded'
         if rx is not None and slide_in(rx, f.name) is None: return f'no slide: group_pat {group_pat!r} does not match'
     dirs = class_dirs(root)
     for d in dirs:
-        for f in _images_in(d, left, keep=refuse):
+        for f in _images_in(d, lo, keep=refuse):
             recs.append((f, d.name, str(f.relative_to(root)) if rx is None else slide_in(rx, f.name)))
-    return _finish(make_manifest(recs, dataset or root.name, check=check), root, left, [d.name for d in dirs])
+    return _finish(make_manifest(recs, dataset or root.name, check=check, skipped=skipped), root, lo, [d.name for d in dirs], left)
 
 # %% ../../nbs/10_data.core.ipynb #13c739c2
 _SIPAK_CROP = re.compile(r'^(\d+)_(\d+)$')
@@ -155,19 +157,21 @@ def read_sipakmed(root, # folder holding the `im_<Class>` folders
                   clusters=False, # read the whole cluster images `NNN.bmp` instead of the cropped cells
                   check=True, # decode every image and skip bad ones
                   dataset='sipakmed',
+                  skipped:list|None=None, # a list to receive `(path, error)` for each image that could not be read
+                  left:list|None=None, # a list to receive `(path, reason)` for each file left out (names outside the layout ...)
                  ) -> pd.DataFrame:
     "Manifest of SIPaKMeD (original or Kaggle layout); `group` is `<Class>/<NNN>`, the source cluster image"
     root = _existing_dir(root)
-    recs, classes, left = [], [], []
+    recs, classes, lo = [], [], []
     pat = _SIPAK_CLUSTER if clusters else _SIPAK_CROP
     for d in _sipakmed_class_dirs(root):
         label = d.name[3:]
         classes.append(label)
         src = d if clusters else d/'CROPPED'
         if not src.is_dir(): raise DataError(f'SIPaKMeD class folder {d} has no CROPPED folder')
-        for f in _images_in(src, left, recurse=False, keep=lambda f: None if pat.match(f.stem) else 'not NNN_MM' if not clusters else 'not NNN'):
+        for f in _images_in(src, lo, recurse=False, keep=lambda f: None if pat.match(f.stem) else 'not NNN_MM' if not clusters else 'not NNN'):
             recs.append((f, label, f'{label}/{pat.match(f.stem).group(1)}'))
-    return _finish(make_manifest(recs, dataset, check=check), root, left, classes)
+    return _finish(make_manifest(recs, dataset, check=check, skipped=skipped), root, lo, classes, left)
 
 # %% ../../nbs/10_data.core.ipynb #9d3c83f2
 def herlev_mask(path) -> Path|None:
@@ -183,18 +187,16 @@ def read_herlev(root, # folder holding the seven class folders
                 check=True, # decode every image and skip bad ones
                 dataset='herlev',
                 group_pat=r'^([^-.]+)', # the slide in a file name (Herlev's: `<id1>-<id2>.BMP`)
+                skipped:list|None=None, # a list to receive `(path, error)` for each image that could not be read
+                left:list|None=None, # a list to receive `(path, reason)` for each file left out (masks, names outside the layout ...)
                ) -> pd.DataFrame:
     "Manifest of Herlev (original `.BMP` or `.jpg` copy); `group` is `<id1>`, the source slide image"
     root = _existing_dir(root)
-    df = read_folder(root, group_pat=group_pat, dataset=dataset, check=check)
-    attrs = dict(df.attrs)
-    if binary:
-        unknown = sorted(set(df.label) - set(HERLEV_BINARY))
-        if unknown: raise DataError(f'binary=True needs the Herlev class folders; unknown: {unknown}')
-        df = df.assign(subclass=df.label, label=df.label.map(HERLEV_BINARY))
-        attrs['classes'] = sorted(set(HERLEV_BINARY.values()))
-    df.attrs = attrs
-    return df
+    df = read_folder(root, group_pat=group_pat, dataset=dataset, check=check, skipped=skipped, left=left)
+    if not binary: return df
+    unknown = sorted(set(df.label) - set(HERLEV_BINARY))
+    if unknown: raise DataError(f'binary=True needs the Herlev class folders; unknown: {unknown}')
+    return df.assign(subclass=df.label, label=df.label.map(HERLEV_BINARY))
 
 # %% ../../nbs/10_data.core.ipynb #3028648a
 def _resolve_paths(paths, base:Path) -> list:
@@ -213,6 +215,7 @@ def _lines(mask, n=10) -> str:
 def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `dataset`, `split`
                   check=False, # also decode every image
                   labels=True, # False: the `label` column may be missing or partly empty (a table of files to score)
+                  skipped:list|None=None, # a list to receive `(path, error)` for each image that could not be read (with `check`)
                  ) -> pd.DataFrame:
     "Read a manifest CSV written by `divide_dataset` or by hand"
     csv = Path(csv)
@@ -240,9 +243,8 @@ def read_manifest(csv, # CSV with columns `path`, `label` and ideally `group`, `
     if 'dataset' not in df.columns: df['dataset'] = csv.stem
     df['label'] = pd.Series([as_text(l) for l in df.label] if 'label' in df.columns else None, df.index, dtype=object)
     ok, bad = scan_images(df.path, check=check)
-    if bad: df = df[df.path.isin(set(map(str, ok)))].reset_index(drop=True)
-    df.attrs['skipped'] = bad
-    return df
+    if skipped is not None: skipped += bad
+    return df[df.path.isin(set(map(str, ok)))].reset_index(drop=True) if bad else df
 
 # %% ../../nbs/10_data.core.ipynb #4ef8685c
 def _groups_from_names(df:pd.DataFrame, group_pat:str, where) -> pd.DataFrame:
@@ -251,13 +253,12 @@ def _groups_from_names(df:pd.DataFrame, group_pat:str, where) -> pd.DataFrame:
     slides = [slide_in(rx, Path(p).name) for p in df.path]
     miss = [p for p, s in zip(df.path, slides) if s is None]
     if miss: raise DataError(f'group_pat {group_pat!r} finds no slide in {len(miss)} file name(s) of {where}, e.g. {Path(miss[0]).name!r}')
-    out = df.assign(group=slides)
-    out.attrs = dict(df.attrs)
-    return out
+    return df.assign(group=slides)
 
 def read_dataset(src, # a CSV manifest, a SIPaKMeD folder, a Herlev folder or any class-per-folder tree
                  group_pat:str|None=None, # a regex on each file name whose first group (or match) is its slide; None: the layout's own, or a CSV's `group` column
-                 **kwargs # passed to the reader
+                 left:list|None=None, # a list to receive `(path, reason)` for each file a folder reader left out (a CSV leaves none out)
+                 **kwargs # passed to the reader (`check`, `skipped` ...)
                 ) -> pd.DataFrame:
     "Manifest of `src`, whichever of the known layouts it has"
     src = Path(src).expanduser()
@@ -272,14 +273,14 @@ def read_dataset(src, # a CSV manifest, a SIPaKMeD folder, a Herlev folder or an
     try:
         _sipakmed_class_dirs(root)
         if group_pat is not None: raise DataError('group_pat: SIPaKMeD names its slides (NNN_MM: cluster NNN); it takes no pattern')
-        return read_sipakmed(root, **kwargs)
+        return read_sipakmed(root, left=left, **kwargs)
     except DataError as e:
         if 'im_<Class>' not in str(e): raise
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the reader below says what it finds odd in the class folders, once
         names = {d.name for d in class_dirs(root)}
-    if names <= set(HERLEV_CLASSES) and len(names) > 1: return read_herlev(root, **kwargs, **({} if group_pat is None else dict(group_pat=group_pat)))
-    return read_folder(root, group_pat=group_pat, **kwargs)
+    if names <= set(HERLEV_CLASSES) and len(names) > 1: return read_herlev(root, left=left, **kwargs, **({} if group_pat is None else dict(group_pat=group_pat)))
+    return read_folder(root, group_pat=group_pat, left=left, **kwargs)
 
 # %% ../../nbs/10_data.core.ipynb #8b03bc5a
 def _gap(N, T, w):
@@ -362,12 +363,11 @@ def division_line(df:pd.DataFrame) -> str:
 
 # %% ../../nbs/10_data.core.ipynb #c8e3ffaf
 def source_roots(df:pd.DataFrame) -> list[Path]:
-    "The folders the images of `df` come from: the reader's root, and their common folder (each file's class folder's parent when they share little more than `/`)"
-    roots = [Path(df.attrs['root'])] if df.attrs.get('root') else []
+    "The folders the images of `df` come from, read from their paths: their common folder (each file's class folder's parent when they share little more than `/`)"
     parents = sorted({os.path.dirname(os.path.abspath(p)) for p in df.path})
-    if not parents: return roots
+    if not parents: return []
     common = Path(os.path.commonpath(parents))
-    return roots + ([common] if len(common.parts) > 2 else sorted({Path(p).parent for p in parents}))
+    return [common] if len(common.parts) > 2 else sorted({Path(p).parent for p in parents})
 
 def _check_rows(df:pd.DataFrame):
     "A manifest fit to divide: a label on every row, no file twice, two classes or more"
@@ -435,8 +435,7 @@ def divide_dataset(df:pd.DataFrame, # manifest with `path`, `label`, `group`
     used = np.array(SPLITS)[fr > 0]  # a zero share: no such split (e.g. train/valid only, for an external test set)
     out = df.assign(group=_group_keys(df.group, df.path))  # one key per slide, however it was written
     out = out.assign(split=used[assign_groups(out.label, out.group, fr[fr > 0], seed=seed)])
-    out.attrs = dict(df.attrs, by_slide=slides_known(out))
-    if not out.attrs['by_slide']: warnings.warn(division_line(out)[0].upper() + division_line(out)[1:], stacklevel=2)
+    if not slides_known(out): warnings.warn(division_line(out)[0].upper() + division_line(out)[1:], stacklevel=2)
     check_no_leak(out)
     _warn_missing(out)
     if dest is not None:

@@ -211,8 +211,9 @@ def features_manifest(df:pd.DataFrame, # a manifest with `path`
                       mask_dir=None, # a folder of label images, instead of masks beside the images
                       align='auto', # how Herlev masks are placed (see `place_mask`)
                       progress:bool|None=None, # a bar over the cells (see `maybe_progress`)
+                      left:list|None=None, # a list to receive `(path, error)` for each cell without a usable mask (its features empty)
                      ) -> pd.DataFrame:
-    "`df` with the `FEATURES` columns added; cells without a usable mask are listed in `attrs['no_features']`"
+    "`df` with the `FEATURES` columns added (empty for a cell without a usable mask)"
     if 'path' not in df.columns: raise DataError('the manifest has no `path` column')
     old, rows, bad, new = _read_cache(cache), [], [], {}
     for p in maybe_progress(list(df.path), progress):
@@ -229,7 +230,7 @@ def features_manifest(df:pd.DataFrame, # a manifest with `path`
         atomic_write(Path(cache), table.rename_axis('key').to_csv())
     feats = pd.DataFrame(rows, columns=list(FEATURES), index=df.index)
     out = pd.concat([df.drop(columns=[c for c in FEATURES if c in df.columns]), feats], axis=1)
-    out.attrs = {**df.attrs, 'features': list(FEATURES), 'no_features': bad, 'measured': len(new)}
+    if left is not None: left += bad
     if bad: warnings.warn(f'{len(bad)} of {len(df)} cells have no usable mask; their feature columns are empty: '
                           + ', '.join(Path(p).name for p, _ in bad[:5]) + (' ...' if len(bad) > 5 else ''))
     return out

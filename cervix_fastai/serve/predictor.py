@@ -191,4 +191,4 @@ def from_learner(cls:ModelPredictor, learn, # a fastai `Learner`, or a `FitResul
     cfg = {**dls_config(learn.dls), **getattr(learn, 'config', {})}
     return cls(learn.model, cfg['vocab'], cfg['size'], cfg['stats'], cfg['filters'], arch=arch or cfg.get('arch'),
                resize=cfg['resize'], pad_mode=cfg['pad_mode'],
-               tab=TabPrep.from_dict(cfg['tabular']) if 'tabular' in cfg else getattr(learn.model, 'tab', None))  # a fusion export.pkl: on the model
+               tab=TabPrep.from_dict(cfg['tabular']) if 'tabular' in cfg else learn.model.tab if isinstance(learn.model, FusionModel) else None)  # a fusion export.pkl: on the model

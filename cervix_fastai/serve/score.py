@@ -7,6 +7,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/serve.score.html.md"""
 # %% ../../nbs/45_serve.score.ipynb #2585ed12
 from __future__ import annotations
 import json, time, warnings
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from ..core import DataError, OutDir, check_apart, as_text, group_key
@@ -18,7 +19,7 @@ from ..distributed import init_distributed, is_main, shard, all_gather, unshard
 from ..data.core import find_images, skipped_table, _groups
 
 # %% auto #0
-__all__ = ['score_folder']
+__all__ = ['Scores', 'score_folder']
 
 # %% ../../nbs/45_serve.score.ipynb #124730d4
 def _predictions(files, labels, ok, errs, probs, vocab, left=()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -46,8 +47,7 @@ def _inputs(src, left:list) -> tuple:
     if table is None:
         src = Path(src).expanduser()
         return *find_images(src, left), None, [src] if src.is_dir() else [], src.name
-    left += table.attrs.get('skipped', [])
-    name = src.attrs.get('name', 'table') if isinstance(src, pd.DataFrame) else Path(src).name  # a DataFrame may name itself
+    name = 'a table' if isinstance(src, pd.DataFrame) else Path(src).name
     return [Path(f) for f in table.path], [as_text(l) for l in table.label], table, source_roots(table), name
 
 def _table_groups(table:pd.DataFrame, files) -> dict|None:
@@ -79,6 +79,19 @@ def _shared_logits(p, files:list, bs, tta, progress) -> tuple:
     kept = [l for l, k, _ in res if k]
     return (np.stack(kept) if kept else np.zeros((0, len(p.vocab)), np.float32)), np.array([k for _, k, _ in res], bool), [e for *_, e in res]
 
+@dataclass
+class Scores:
+    "What `score_folder` found: a row per scored file, a row per file not scored, the time it took, and the metrics when labels are known"
+    predictions:pd.DataFrame # path, label, pred, prob, p_<class>... (`set`, `refer` with `coverage`): `predictions.csv`
+    skipped:pd.DataFrame # each file not scored, with why and its kind (`skipped_table`): `skipped.csv`
+    seconds:float # time spent predicting
+    images_per_s:float # files per second, unreadable ones included
+    unknown_classes:list # labels the model does not know (scored with `unknown='report'`, left out of the metrics)
+    metrics:dict|None=None # with labels: what `metrics.json` holds; None without
+    def __repr__(self):
+        m = '' if self.metrics is None else f", accuracy {self.metrics['accuracy']:.3f}"
+        return f'Scores({len(self.predictions)} files in {self.seconds:.1f} s, {len(self.skipped)} not scored{m})'
+
 def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Learner, or a .pkl with `trust_pickle=True`
                  src, # a folder of class folders, a flat folder, one image, or a table (CSV manifest or DataFrame: `path`, maybe `label`, `group` and feature columns)
                  out=None, # folder for predictions.csv (and the report); nothing written without it
@@ -93,12 +106,13 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
                  progress=True,
                  distributed=False, # share the files between the processes a launcher (`torchrun`) started; the first one writes
                  engine='torch', # or 'onnxruntime': the bundle's `model.onnx` (exported with `onnx=True`); 'onnxruntime-int8': `model.int8.onnx` (`int8=True`)
-                ) -> pd.DataFrame:
-    "Predict every image of `src`; with labels, also compute metrics (in `df.attrs['metrics']`) and write a report"
+                 name:str|None=None, # what the report calls `src` (default: its folder or file name, or 'a table')
+                ) -> Scores:
+    "Predict every image of `src`; with labels, also compute metrics and write a report"
     if unknown not in ('error', 'report'): raise ValueError(f"unknown must be 'error' or 'report', got {unknown!r}")
     if distributed: init_distributed()
     left = []
-    files, labels, table, srcs, name = _inputs(src, left)
+    files, labels, table, srcs, what = _inputs(src, left)
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle, engine=engine).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
     if coverage is not None: _check_coverage(p, coverage, tta, binary)
@@ -120,7 +134,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
         sets = prediction_sets(probs, qhat, u=file_draws(df.path))
         df['set'] = ['|'.join(np.array(p.vocab)[s]) for s in sets]
         df['refer'] = refer(sets, p.vocab, binary) | df.label.isin(strange).to_numpy()  # a class the model doesn't know: always a person's
-    df.attrs.update(skipped=skipped, unknown_classes=strange, seconds=secs, images_per_s=len(files) / max(secs, 1e-9))
+    res = Scores(df, skipped, secs, len(files) / max(secs, 1e-9), strange)
     if od is not None:
         od.write('predictions.csv', df.to_csv(index=False))
         if len(skipped): od.write('skipped.csv', skipped.to_csv(index=False))
@@ -128,10 +142,10 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     if known.any():
         targs, gk = np.array([p.vocab.index(l) for l in df.label[known]]), None if g is None else np.array(g)[ok][known]
         m = (report(probs[known], targs, p.vocab, od, binary=binary, logits=logits[known], temperature=p.temperature,
-                    groups=gk, title=f'Scores on {name}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
+                    groups=gk, title=f'Scores on {name or what}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
         if coverage is not None:
             m['conformal'] = dict(target=float(coverage), **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
-        df.attrs['metrics'] = {**m, 'unknown_classes': strange, 'skipped': len(skipped), 'n_unknown': int((~known & df.label.notna()).sum())}
-        if od is not None: od.write('metrics.json', json.dumps(df.attrs['metrics'], indent=2))
+        res.metrics = {**m, 'unknown_classes': strange, 'skipped': len(skipped), 'n_unknown': int((~known & df.label.notna()).sum())}
+        if od is not None: od.write('metrics.json', json.dumps(res.metrics, indent=2))
     if od is not None: od.finish()  # the mark that this folder holds one whole run
-    return df
+    return res

@@ -77,8 +77,8 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
         set_seed(seed, reproducible=True)  # before the DataLoaders: their shuffling is seeded from Python's `random`
         dls = manifest_dls(df, size, bs, norm_stats(bb), aug, filters, num_workers, seed, tab=tab)
         model = create_fusion_model(bb, len(tab), len(dls.vocab), pretrained and init_model is None, weights,
-                                    body=None if init_model is None else copy.deepcopy(init_model[0]))  # the source model stays as it was
-        model.tab = tab  # travels with the model into fastai's export.pkl (its DataLoaders are emptied there)
+                                    body=None if init_model is None else copy.deepcopy(init_model[0]),  # the source model stays as it was
+                                    tab=tab)  # travels with the model into fastai's export.pkl (its DataLoaders are emptied there)
         res = fit_backbone(dls, bb, size=size, bs=bs, pretrained=pretrained, init_model=init_model, seed=seed,
                            run_dir=run_dir, model=model, **kwargs)
         res.manifest = df

@@ -24,6 +24,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from ..core import DataError, maybe_progress, as_text
 from ..data.core import MANIFEST_COLS, MANIFEST_MORE, grouped_kfold
 from ..evaluate.metrics import bootstrap_ci, macro_f1
+from ..image.features import FEATURES
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'BINARY_SCORES', 'MULTI_SCORES', 'clean_name', 'is_categorical', 'guess_columns', 'load_risk_factors',
@@ -82,10 +83,7 @@ def load_risk_factors(path, # the UCI `risk_factors_cervical_cancer.csv`
     bad = df[target][~df[target].isin([0, 1])]
     if len(bad): raise DataError(f'{path}: target {target!r} must be 0 or 1; line {bad.index[0] + 2} has {bad.iloc[0]}')
     dropped = [c for c in map(clean_name, leaky) if c in df.columns and c != target]
-    df = df.drop(columns=dropped).astype({target: int})
-    cont, cat = guess_columns(df, exclude=[target])
-    df.attrs.update(target=target, cont=cont, cat=cat, dropped=dropped, source=str(path))
-    return df
+    return df.drop(columns=dropped).astype({target: int})
 
 # %% ../../nbs/54_train.tabular.ipynb #4a1849b7
 def _ranked_counts(targs, score):
@@ -285,8 +283,8 @@ class TabularResult:
 # %% ../../nbs/54_train.tabular.ipynb #221a91b5
 def fit_tabular(df:pd.DataFrame, # the table
                 y:str, # target column (0/1, or class names)
-                cont=None, # continuous inputs (default: `df.attrs['features']` or `df.attrs['cont']`, else guessed)
-                cat=None, # categorical inputs (default: `df.attrs['cat']`, else guessed)
+                cont=None, # continuous inputs (default: the `FEATURES` when the table has them all, as a `features_manifest` does; else guessed)
+                cat=None, # categorical inputs (default: none with the `FEATURES`, else guessed)
                 split=None, # column of 'train'/'valid'/'test': fit on train, score test
                 folds=None, # column of fold numbers: out-of-fold predictions for every row
                 groups=None, # column of groups kept in one fold, and resampled whole by the bootstrap
@@ -298,13 +296,11 @@ def fit_tabular(df:pd.DataFrame, # the table
     "Fit a fastai MLP, gradient boosting and logistic regression on the same folds; their held-out probabilities"
     _check_cols(df, [c for c in (y, split, folds, groups) if c is not None], 'fit_tabular')
     if cont is None and cat is None:
-        if 'features' in df.attrs: cont, cat = df.attrs['features'], []  # a `features_manifest`: its measurements only
-        elif 'cont' in df.attrs: cont, cat = df.attrs['cont'], df.attrs['cat']
+        if set(FEATURES) <= set(df.columns): cont, cat = list(FEATURES), []  # a `features_manifest`: its measurements only
         else:  # never a manifest's own columns (a label leak) nor an identifier (text unique per row)
             ids = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]) and len(df) > 1 and df[c].nunique() == len(df)]
             cont, cat = guess_columns(df, [y, split, folds, groups, *MANIFEST_COLS, *MANIFEST_MORE, *ids])  # an image manifest's own columns are no inputs
             warnings.warn(f'fit_tabular: inputs guessed, cont={cont}, cat={cat}; pass `cont` and `cat` to choose them')
-        cont, cat = [c for c in cont if c != y], [c for c in cat if c != y]  # `attrs` may describe another target
     cont, cat = list(cont or []), list(cat or [])
     _check_cols(df, cont + cat, 'inputs')
     if not cont + cat: raise DataError('inputs: none given (pass `cont` and/or `cat`)')
