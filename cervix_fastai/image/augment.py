@@ -115,5 +115,4 @@ def extend_dataset(df:pd.DataFrame, # divided manifest (has `split`)
     out = check_no_leak(pd.concat([df.assign(source=None, aug_op=None), copies], ignore_index=True))
     write_manifest(out, od)  # in the same record as the copies: the folder reads back as the extended data set
     od.finish()
-    out.attrs = dict(df.attrs)
     return out

@@ -24,8 +24,9 @@ from ..evaluate.metrics import apply_temperature
 __all__ = ['dls_config', 'Predictor', 'auto_bs', 'ModelPredictor']
 
 # %% ../../nbs/40_serve.predictor.ipynb #4c681cec
-def dls_config(dls) -> dict:
-    "Classes, input size, resize method, normalisation and filters of the validation pipeline of `dls`"
+def dls_config(dls, tab:TabPrep|None=None, # the table preprocessing of an image + table model (see `FusionModel.tab`)
+              ) -> dict:
+    "Classes, input size, resize method, normalisation and filters of the validation pipeline of `dls` (and the table's preprocessing)"
     items, batches = list(dls.after_item.fs), list(dls.after_batch.fs)
     rs, ns = [t for t in items if isinstance(t, Resize)], [t for t in batches if isinstance(t, Normalize)]
     if not rs or not ns: raise ValueError('The DataLoaders need a `Resize` item transform and a `Normalize` batch transform')
@@ -33,7 +34,6 @@ def dls_config(dls) -> dict:
     if h != w: raise ValueError(f'Only square inputs are supported, got {h}×{w}')
     stats = [[float(v) for v in s.flatten()] for s in (ns[-1].mean, ns[-1].std)]
     filters = next((list(t.steps) for t in items if isinstance(t, CytoFilter)), [])
-    tab = getattr(dls, 'tab_prep', None)  # paired image + table DataLoaders (see `fusion`) carry their preprocessing
     return dict(vocab=[str(v) for v in dls.vocab], size=int(h), resize=rs[-1].method, pad_mode=rs[-1].pad_mode,
                 stats=stats, filters=filters, **({} if tab is None else {'tabular': tab.to_dict()}))
 
@@ -188,7 +188,7 @@ def from_learner(cls:ModelPredictor, learn, # a fastai `Learner`, or a `FitResul
                  arch=None, # backbone name (default: the `FitResult`'s config)
                 ) -> ModelPredictor:
     "The learner's model, fed through its DataLoaders' validation pipeline"
-    cfg = {**dls_config(learn.dls), **getattr(learn, 'config', {})}
+    cfg = {**dls_config(learn.dls, getattr(learn.model, 'tab', None)), **getattr(learn, 'config', {})}
     return cls(learn.model, cfg['vocab'], cfg['size'], cfg['stats'], cfg['filters'], arch=arch or cfg.get('arch'),
                resize=cfg['resize'], pad_mode=cfg['pad_mode'],
                tab=TabPrep.from_dict(cfg['tabular']) if 'tabular' in cfg else learn.model.tab if isinstance(learn.model, FusionModel) else None)  # a fusion export.pkl: on the model

@@ -76,7 +76,6 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
     dblock = DataBlock(blocks=(*[b for b, _ in xs], CategoryBlock(vocab=vocab)), getters=[*[g for _, g in xs], ColReader('label')],
                        n_inp=len(xs), splitter=ColSplitter('is_valid'), item_tfms=item_tfms, batch_tfms=batch_tfms)
     dls = dblock.dataloaders(sub, bs=bs, num_workers=num_workers, seed=seed, shuffle=True)
-    dls.tab_prep = tab  # what `dls_config` records, and a bundle carries
     return dls
 
 class TableRows:
@@ -526,7 +525,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
             if quiet: learn.logger = noop  # the Recorder prints each epoch when there is no progress bar
             else: learn.add_cb(EpochLines())
         if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
-        config = dict(arch=bb.name, **dls_config(dls), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
+        config = dict(arch=bb.name, **dls_config(dls, getattr(learn.model, 'tab', None)), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
                       pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
                       mixup=mixup, threads=torch.get_num_threads(), world_size=world, effective_bs=bs * world)
         if world > 1 and is_main() and not quiet:

@@ -43,9 +43,7 @@ def add_features(df:pd.DataFrame, # a divided manifest
     if empty.any():
         warnings.warn(f'{empty.sum()} of {len(df)} cells have no value in any table column and are left out: '
                       + ', '.join(Path(p).name for p in df.path[empty][:5]) + (' ...' if empty.sum() > 5 else ''))
-    out = df[~empty]
-    out.attrs = {**df.attrs, 'no_table_row': list(df.path[empty])}
-    return out
+    return df[~empty]
 
 # %% ../../nbs/55_train.fusion.ipynb #f1500009
 @delegates(fit_backbone, but=['model'])
