@@ -362,12 +362,19 @@ def division_line(df:pd.DataFrame) -> str:
             'slide may be in two splits and the test scores may be optimistic; give the slide pattern (group_pat) or a group column')
 
 # %% ../../nbs/10_data.core.ipynb #c8e3ffaf
+def _data_root(path, label) -> Path:
+    "The folder a file's data set starts at: above its class folder (the nearest of the two above it that names its class), else its own"
+    p, name = Path(os.path.abspath(path)), str(label).strip().lower()
+    for up in (p.parent, p.parent.parent):  # `A/x.png`, SIPaKMeD's `im_A/CROPPED/x.bmp`
+        if name and name in up.name.lower(): return up.parent
+    return p.parent
+
 def source_roots(df:pd.DataFrame) -> list[Path]:
-    "The folders the images of `df` come from, read from their paths: their common folder (each file's class folder's parent when they share little more than `/`)"
-    parents = sorted({os.path.dirname(os.path.abspath(p)) for p in df.path})
-    if not parents: return []
-    common = Path(os.path.commonpath(parents))
-    return [common] if len(common.parts) > 2 else sorted({Path(p).parent for p in parents})
+    "The folders the images of `df` come from, read from their paths and classes: their common folder (each data set's when they share little more than `/`)"
+    roots = sorted({_data_root(p, l) for p, l in zip(df.path, df.label if 'label' in df else [''] * len(df))})
+    if not roots: return []
+    common = Path(os.path.commonpath(roots))
+    return [common] if len(common.parts) > 2 else roots
 
 def _check_rows(df:pd.DataFrame):
     "A manifest fit to divide: a label on every row, no file twice, two classes or more"
