@@ -3,8 +3,8 @@
 Both train the same architecture from random weights (no ImageNet download) on the same slide-grouped division of
 Herlev (`divide_dataset(df, fracs=(0.6, 0.2, 0.2), seed=--seed)`: train rows to train on, valid rows to validate on,
 test rows scored once at the end):
-- ours: `fit_backbone(df, arch, size=, epochs=, pretrained=False, seed=, quiet=True)`, every other argument at its
-  default (schedule, learning rate, augmentation, early stopping, best-epoch reload, ...);
+- ours: `fit_backbone(df, arch, size=, epochs=, pretrained=False, seed=, quiet=True, lr=None)` (the learning-rate
+  finder unless --lr), every other argument at its default (schedule, augmentation, early stopping, best-epoch reload, ...);
 - fastai: the textbook recipe: a DataBlock with `Resize(size, method='pad', pad_mode='zeros')`, `aug_transforms()` and
   ImageNet normalisation, bs 32, `vision_learner(dls, arch, pretrained=False, metrics=accuracy)`,
   `fit_one_cycle(epochs, 3e-3)`, after `set_seed(seed, reproducible=True)`.
@@ -42,8 +42,8 @@ def scores(probs, targs, vocab):
 def run_ours(df, a, tmp):
     run_dir = tmp/'ours'
     t0 = time.perf_counter()
-    kw = {} if a.lr is None else dict(lr=a.lr)  # --lr: a fixed rate instead of the default's learning-rate finder
-    res = fit_backbone(df, a.arch, size=a.size, epochs=a.epochs, pretrained=False, run_dir=run_dir, seed=a.seed, quiet=True, **kw)
+    res = fit_backbone(df, a.arch, size=a.size, epochs=a.epochs, pretrained=False, run_dir=run_dir, seed=a.seed, quiet=True,
+                       lr=a.lr)  # none: the learning-rate finder, as measured (the default is now a fixed 3e-3)
     secs = time.perf_counter() - t0
     learn = getattr(res, 'learn', res)
     # counted before predicting: get_preds resets the Recorder's values

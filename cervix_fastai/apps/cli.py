@@ -160,11 +160,10 @@ def add_setting_flags(p:argparse.ArgumentParser, # a step's parser
     return p
 
 def setting_flags(settings:dict) -> list[str]:
-    "The command-line flags that give `settings` (those away from their default)"
+    "The command-line flags that give `settings` (every one: a value equal to its default still overrides a recipe)"
     from cervix_fastai.train.settings import SETTING, check_settings
     out = []
     for k, v in check_settings(settings).items():
-        if v == SETTING[k].default: continue
         if SETTING[k].kind is bool: out.append(_flag(k) if v else '--no-' + k.replace('_', '-'))
         else: out += [_flag(k), ','.join(v) if isinstance(v, tuple) else 'none' if v is None else str(v)]
     return out

@@ -363,10 +363,10 @@ def division_line(df:pd.DataFrame) -> str:
 
 # %% ../../nbs/10_data.core.ipynb #c8e3ffaf
 def _data_root(path, label) -> Path:
-    "The folder a file's data set starts at: above its class folder (the nearest of the two above it that names its class), else its own"
+    "The folder a file's data set starts at: above its class folder (named after its class, or SIPaKMeD's `im_<class>`), else its own"
     p, name = Path(os.path.abspath(path)), str(label).strip().lower()
     for up in (p.parent, p.parent.parent):  # `A/x.png`, SIPaKMeD's `im_A/CROPPED/x.bmp`
-        if name and name in up.name.lower(): return up.parent
+        if name and up.name.strip().lower() in (name, f'im_{name}'): return up.parent
     return p.parent
 
 def source_roots(df:pd.DataFrame) -> list[Path]:

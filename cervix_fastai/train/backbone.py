@@ -503,8 +503,9 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
     s = check_settings(dict(size=size, epochs=epochs, lr=lr, bs=bs, pretrained=pretrained, schedule=schedule, freeze_epochs=freeze_epochs,
                             monitor=monitor, patience=patience, seed=seed, filters=filters, aug=aug, label_smoothing=label_smoothing,
                             mixup=mixup, threads=threads))  # (the settings' own checks: a clear error before any work)
-    size, epochs, lr, bs, freeze_epochs, seed, filters, label_smoothing, mixup = (s[k] for k in ('size', 'epochs', 'lr', 'bs', 'freeze_epochs',
-                                                                                'seed', 'filters', 'label_smoothing', 'mixup'))
+    size, epochs, lr, bs, schedule, freeze_epochs, monitor, patience, seed, filters, aug, label_smoothing, mixup, threads = (s[k] for k in (
+        'size', 'epochs', 'lr', 'bs', 'schedule', 'freeze_epochs', 'monitor', 'patience', 'seed', 'filters', 'aug', 'label_smoothing', 'mixup',
+        'threads'))  # the checked values (YAML's 'none', '2' ...)
     pretrained = s['pretrained'] or weights is not None  # offline ImageNet weights are ImageNet weights
     world = _world(distributed, lr)
     with torch_threads(threads):

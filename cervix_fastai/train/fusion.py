@@ -17,7 +17,7 @@ from ..data.core import load_manifest
 from ..image.features import TabPrep, FEATURES, features_manifest
 from ..models import get_backbone, create_fusion_model, norm_stats
 from .backbone import fit_backbone, manifest_dls, torch_threads, FitResult
-from .settings import input_size
+from .settings import input_size, takes_recipe
 
 # %% auto #0
 __all__ = ['add_features', 'fit_fusion']
@@ -46,6 +46,7 @@ def add_features(df:pd.DataFrame, # a divided manifest
     return df[~empty]
 
 # %% ../../nbs/55_train.fusion.ipynb #f1500009
+@takes_recipe
 @delegates(fit_backbone, but=['model'])
 def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or without the table columns
                arch='resnet50', # a registered backbone for the image branch

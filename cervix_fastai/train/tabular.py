@@ -25,6 +25,7 @@ from ..core import DataError, maybe_progress, as_text
 from ..data.core import MANIFEST_COLS, MANIFEST_MORE, grouped_kfold
 from ..evaluate.metrics import bootstrap_ci, macro_f1
 from ..image.features import FEATURES
+from sklearn.metrics import make_scorer
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'BINARY_SCORES', 'MULTI_SCORES', 'clean_name', 'is_categorical', 'guess_columns', 'load_risk_factors',
@@ -341,7 +342,7 @@ def compare(self:TabularResult, a='mlp', b='gb', score=None, n_boot=1000, seed=0
 @patch
 def importance(self:TabularResult, models=('mlp', 'gb'), n_repeats=5, seed=0) -> pd.DataFrame:
     "Permutation importance of each input (rows) for each model (columns), on the rows the last fit held out"
-    scoring = 'average_precision' if len(self.vocab) == 2 else 'f1_macro'
+    scoring = 'average_precision' if len(self.vocab) == 2 else make_scorer(macro_f1)  # the one macro F1 (sklearn's 'f1_macro' counts predicted-only classes)
     res = {}
     for m in models:
         with warnings.catch_warnings():
