@@ -73,6 +73,7 @@ def check_setting(name:str, # a key of `SETTING`
         if s.unset_ok: return None
         raise DataError(f'{name} must be given ({s.help}), got none')
     if s.kind is tuple:
+        if isinstance(value, (list, tuple)) and len(value) == 1: value = value[0]  # (`--filters none` arrives as ['none'])
         if isinstance(value, str) and value.strip().lower() in ('none', 'null', ''): return ()  # no filters
         vals = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else None
         if vals is None or not all(isinstance(v, str) for v in vals): raise DataError(f'{name} must be a list of names, got {brief(value)}')
