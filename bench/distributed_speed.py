@@ -43,12 +43,12 @@ def main():
     warnings.simplefilter('ignore')
     from cervix_fastai.data.synth import make_synthetic_sipakmed
     from cervix_fastai.data.core import read_sipakmed, divide_dataset
-    from cervix_fastai.train.backbone import fit_backbone
+    from cervix_fastai.train.backbone import manifest_dls, backbone_learner
     from cervix_fastai.serve.bundle import export_bundle
     tmp = Path(tempfile.mkdtemp())
     df = divide_dataset(read_sipakmed(make_synthetic_sipakmed(tmp/'s', n_per_class=a.n_per_class, progress=False)), tmp/'div', tree='copy')
-    res = fit_backbone(tmp/'div', a.arch, epochs=0, lr=1e-3, size=a.size, pretrained=False, run_dir=tmp/'r0', quiet=True, export=False)
-    export_bundle(res, tmp/'bundle')  # what both score
+    learn = backbone_learner(manifest_dls(df, size=a.size), a.arch, pretrained=False)  # untrained: speed does not depend on the weights
+    export_bundle(learn, tmp/'bundle', config=dict(arch=a.arch))  # what both score
     (tmp/'work.py').write_text(WORK)
     n = df.split.value_counts().to_dict()
     print(f"{a.arch}@{a.size}, {n.get('train', 0)} training cells, {n.get('test', 0)} scored; batch {a.bs} per process; {os.cpu_count()} CPUs")

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from cervix_fastai.data.synth import make_synthetic_sipakmed
 from cervix_fastai.data.core import read_sipakmed, divide_dataset
-from cervix_fastai.train.backbone import fit_backbone
+from cervix_fastai.train.backbone import manifest_dls, backbone_learner
 from cervix_fastai.serve.bundle import export_bundle, load_bundle
 from cervix_fastai.serve.score import score_folder
 from cervix_fastai.serve.predictor import auto_bs
@@ -55,9 +55,9 @@ def main():
         src = tmp/f'src_{cfg}'; src.mkdir()
         files = sorted(flat.iterdir())[:n]
         for f in files: (src/f.name).symlink_to(f.resolve())
-        learn = fit_backbone(div, arch, epochs=0, lr=1e-3, size=size, pretrained=False, run_dir=tmp/f'run_{cfg}', quiet=True, export=False)
+        learn = backbone_learner(manifest_dls(div, size=size), arch, pretrained=False)  # untrained: speed does not depend on the weights
         learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
-        bdir = export_bundle(learn, tmp/f'bundle_{cfg}', onnx=True)
+        bdir = export_bundle(learn, tmp/f'bundle_{cfg}', config=dict(arch=arch), onnx=True)
         b = load_bundle(bdir)
         if not a.onnx_only: pytorch_table(a, cfg, n, size, learn, b, src, files)
         rows.append(onnx_row(a, cfg, n, size, b, bdir, src, files, tmp))

@@ -14,12 +14,13 @@ from PIL import Image
 from fastcore.parallel import ProcessPoolExecutor
 from fasttransform import Transform
 from fastai.vision.core import PILImage
+from fastai.vision.augment import Resize
 from ..core import DataError, atomic_write, image_files, maybe_progress, OutDir, upright
 from ..data.core import check_image
 
 # %% auto #0
 __all__ = ['FILTERS', 'to_rgb8', 'read_rgb', 'CellImage', 'median_clahe', 'nlm_denoise', 'apply_filters', 'CytoFilter',
-           'preprocess_folder']
+           'pad_resize', 'valid_item', 'preprocess_folder']
 
 # %% ../../nbs/30_image.preprocess.ipynb #cfc151f7
 def to_rgb8(a:np.ndarray) -> np.ndarray:
@@ -88,6 +89,25 @@ class CytoFilter(Transform):
     order = 0  # before Resize (1) and ToTensor (5)
     def __init__(self, steps=('median_clahe',)): self.steps = tuple(steps)
     def encodes(self, x:PILImage): return PILImage.create(apply_filters(np.array(x), self.steps))
+
+# %% ../../nbs/30_image.preprocess.ipynb #ae7cd68c
+def pad_resize(img:Image.Image, size:int) -> Image.Image:
+    "fastai's `Resize(size, method='pad', pad_mode='zeros')` on a validation image (centred), without its dispatch: the same pixels"
+    w, h = img.size
+    m = w / size if w / size > h / size else h / size  # fastai's arithmetic, so that its rounding is ours
+    side = int(m * size)
+    l, t = int(0.5 * (w - side)), int(0.5 * (h - side))
+    canvas = Image.new(img.mode, (side, side))
+    canvas.paste(img.crop((max(l, 0), max(t, 0), min(l + side, w), min(t + side, h))), (max(-l, 0), max(-t, 0)))
+    return canvas.resize((size, size), Image.BILINEAR)
+
+def valid_item(img, # an image file, or an RGB PIL image already read
+               size:int, filters=(), resize='pad', pad_mode='zeros') -> Image.Image:
+    "One image as a validation pipeline (`CellImage`, `CytoFilter`, `Resize`) makes it, before `ToTensor`"
+    if not isinstance(img, Image.Image): img = Image.fromarray(read_rgb(img))
+    if filters: img = Image.fromarray(apply_filters(np.array(img), filters))
+    if resize == 'pad' and pad_mode == 'zeros': return pad_resize(img, size)
+    return Resize(size, method=resize, pad_mode=pad_mode)(img, split_idx=1)
 
 # %% ../../nbs/30_image.preprocess.ipynb #e30a44ef
 def _filter_one(job, steps):

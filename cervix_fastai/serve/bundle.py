@@ -197,7 +197,8 @@ def load_bundle(path, device='cpu',
     except RuntimeError as e:
         raise DataError(f"Bundle {path}: the weights do not fit a {meta['arch']}{' fusion model' if 'tabular' in meta else ''} "
                         f"with {n} classes: {str(e)[:300]}") from None
-    return Bundle(model.to(device).eval(), meta, path)
+    fmt = torch.channels_last if torch.device(device).type == 'cpu' else torch.preserve_format  # faster convolutions on a CPU (bench/score_speed.py)
+    return Bundle(model.to(device, memory_format=fmt).eval(), meta, path)
 
 def set_temperature(path, t:float,
                     conformal:list|None=None, # conformal scores of the calibration cells at this temperature (see `aps_scores`)

@@ -15,13 +15,13 @@ from fastai.vision.augment import Resize
 from fastai.vision.core import imagenet_stats
 from fastcore.basics import patch
 from ..core import DataError, maybe_progress
-from ..image.preprocess import CellImage, CytoFilter
+from ..image.preprocess import CytoFilter, valid_item
 from ..models import get_backbone, cam_layer_name, FusionModel
 from ..image.features import TabPrep, cell_features, FEATURES
 from ..evaluate.metrics import apply_temperature
 
 # %% auto #0
-__all__ = ['dls_config', 'Predictor', 'auto_bs', 'ModelPredictor']
+__all__ = ['dls_config', 'Predictor', 'auto_bs', 'decode_threads', 'ModelPredictor']
 
 # %% ../../nbs/40_serve.predictor.ipynb #4c681cec
 def dls_config(dls, tab:TabPrep|None=None, # the table preprocessing of an image + table model (see `FusionModel.tab`)
@@ -67,15 +67,20 @@ def _safe(fn, f):
     try: return fn(f), None
     except Exception as e: return None, f'{type(e).__name__}: {e}'
 
-def _prefetched(chunks, load):
-    "`load(chunk)` for each chunk, the next one decoded in a background thread"
-    if not chunks: return
-    with ThreadPoolExecutor(1) as ex:
-        fut = ex.submit(load, chunks[0])
+def decode_threads() -> int:
+    "Threads that decode the next batch while the model runs: a quarter of the cores (at least one; the engine has the rest)"
+    return max(1, (os.cpu_count() or 1) // 4)
+
+def _prefetched(chunks:list, load, threads:int|None=None):
+    "`[load(item) for item in chunk]` for each chunk, the next chunk's items decoded by `threads` background threads meanwhile"
+    n = threads or decode_threads()
+    def submit(ex, c): return [ex.submit(lambda part: [load(f) for f in part], c[j::n]) for j in range(min(n, len(c)))]  # a future per thread, not per item
+    with ThreadPoolExecutor(n) as ex:
+        futs = submit(ex, chunks[0]) if chunks else []
         for i in range(len(chunks)):
-            res = fut.result()
-            if i + 1 < len(chunks): fut = ex.submit(load, chunks[i + 1])
-            yield res
+            parts = [f.result() for f in futs]
+            if i + 1 < len(chunks): futs = submit(ex, chunks[i + 1])
+            yield [parts[k % len(parts)][k // len(parts)] for k in range(len(chunks[i]))]  # back in the chunk's order
 
 # %% ../../nbs/40_serve.predictor.ipynb #29e93cab
 class ModelPredictor(Predictor):
@@ -90,24 +95,24 @@ class ModelPredictor(Predictor):
         self.stats, self.filters = tuple(tuple(map(float, s)) for s in stats), tuple(filters)
         self.temperature, self.resize, self.pad_mode = float(temperature), resize, pad_mode
         self.name = name or (get_backbone(arch).name if arch else type(model).__name__)
-        self._resize, self._filter = Resize(self.size, method=resize, pad_mode=pad_mode), CytoFilter(filters) if filters else None
         self._cam = None
 
     def prepare(self, f) -> torch.Tensor:
         "One file as a uint8 CHW tensor, as the validation pipeline makes it"
-        img = CellImage.create(f)
-        if self._filter is not None: img = self._filter(img)
-        return torch.from_numpy(np.array(self._resize(img, split_idx=1))).permute(2, 0, 1)  # a writable copy: torch warns on a read-only array
+        img = valid_item(f, self.size, self.filters, self.resize, self.pad_mode)
+        return torch.from_numpy(np.array(img)).permute(2, 0, 1)  # a writable copy: torch warns on a read-only array
 
     def normalize(self, x:torch.Tensor) -> torch.Tensor:
         "A uint8 batch scaled to [0, 1] and normalised as in training"
         mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in self.stats)
-        return (x.float() / 255 - mean) / std
+        return x.float().div_(255).sub_(mean).div_(std)  # in place: the same values as `(x / 255 - mean) / std`, fewer copies
 
     def inputs(self, xs:tuple) -> tuple:
-        "The model's inputs from a batch of `batches`: normalised images (and table rows), on the model's device"
-        dev = next(self.model.parameters()).device
-        return (self.normalize(xs[0]).to(dev), *(x.to(dev) for x in xs[1:]))
+        "The model's inputs from a batch of `batches`: normalised images (and table rows), on the model's device, in its memory format"
+        p = next(self.model.parameters())
+        x = self.normalize(xs[0]).to(p.device)
+        if p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous(): x = x.contiguous(memory_format=torch.channels_last)
+        return (x, *(x.to(p.device) for x in xs[1:]))
 
 # %% ../../nbs/40_serve.predictor.ipynb #77877ead
 @patch
@@ -116,7 +121,7 @@ def batches(self:ModelPredictor, files:list, bs:int|None=None):
     bs = bs or auto_bs(self.size)
     chunks = [[str(f) for f in files[i:i + bs]] for i in range(0, len(files), bs)]
     load = (lambda f: (self.prepare(f),)) if self.tab is None else (lambda f: (self.prepare(f), self.prepare_row(f)))
-    for res in _prefetched(chunks, lambda c: [_safe(load, f) for f in c]):
+    for res in _prefetched(chunks, lambda f: _safe(load, f)):
         xs = [x for x, _ in res if x is not None]
         yield (tuple(map(torch.stack, zip(*xs))) if xs else None), [x is not None for x, _ in res], [e for _, e in res]
 

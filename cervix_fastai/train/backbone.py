@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.backbone.html.md"""
 
 # %% ../../nbs/51_train.backbone.ipynb #9bb277bb
 from __future__ import annotations
-import copy, json, random, warnings
+import copy, json, os, random, warnings
 from fnmatch import fnmatch
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from fastai.callback.schedule import ParamScheduler, combined_cos, valley, minim
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.mixup import MixUp
 from fastai.data.block import DataBlock, CategoryBlock, TransformBlock
-from fastai.data.transforms import ColReader, ColSplitter, Normalize
+from fastai.data.transforms import ColReader, ColSplitter, Normalize, IntToFloatTensor
 from fastai.learner import Learner, save_model, load_model
 from fastcore.foundation import L
 from fastai.losses import CrossEntropyLossFlat
@@ -36,6 +36,7 @@ from fastai.vision.data import ImageBlock
 from ..core import DataError, atomic_write, as_text, on_screen
 from ..data.core import load_manifest
 from ..image.augment import cyto_aug_transforms
+from ..image.cache import ItemCache, CachedImage
 from ..image.preprocess import CytoFilter, CellImage
 from ..models import get_backbone, create_model, with_head, norm_stats, backbone_splitter
 from ..serve.predictor import dls_config
@@ -47,21 +48,31 @@ from ..core import check_same
 from .settings import SCHEDULES, RESUME_KEYS, takes_recipe, check_settings, input_size
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state', 'set_rng_state', 'Checkpoint',
-           'load_checkpoint', 'BestCheckpoint', 'EpochLines', 'EarlyStop', 'f1_macro', 'fbeta_weighted',
-           'class_weights_for', 'backbone_learner', 'Phase', 'schedule_phases', 'fit_one_cycle_from', 'RunFolder',
-           'FitResult', 'torch_threads', 'fit_backbone', 'split_preds', 'split_metrics', 'fit_member']
+__all__ = ['RUN_FILES', 'loader_workers', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint', 'rng_state',
+           'set_rng_state', 'Checkpoint', 'load_checkpoint', 'BestCheckpoint', 'EpochLines', 'ChannelsLastFormat',
+           'EarlyStop', 'f1_macro', 'fbeta_weighted', 'class_weights_for', 'backbone_learner', 'Phase',
+           'schedule_phases', 'fit_one_cycle_from', 'RunFolder', 'FitResult', 'torch_threads', 'fit_backbone',
+           'split_preds', 'split_metrics', 'fit_member']
 
 # %% ../../nbs/51_train.backbone.ipynb #824d2083
+def loader_workers(cached:bool, # the images come from an `ItemCache`
+                  cores:int|None=None, # (default: this machine's)
+                 ) -> int:
+    "DataLoader processes: none for cached images (an item costs a copy; a worker only adds a transfer) or on up to two cores, else half the cores, at most 8"
+    cores = cores or os.cpu_count() or 1
+    return 0 if cached or cores <= 2 else min(8, cores // 2)
+
 def manifest_dls(df:pd.DataFrame, # divided manifest
                  size=224, # images are padded to a square of this size
                  bs=32,
                  stats=imagenet_stats, # normalisation (the backbone's)
-                 aug=True, # `cyto_aug_transforms` on the training batches
+                 aug:bool|list=True, # `cyto_aug_transforms` on the training batches (or these batch transforms; False: none)
                  filters:tuple=(), # names of preprocessing `FILTERS` to apply on the fly
-                 num_workers=0, # DataLoader processes (keep 0 in tests and notebooks)
+                 num_workers:int|None=None, # DataLoader processes (None: `loader_workers`)
                  seed=42,
                  tab:TabPrep|None=None, # a fusion model's table preprocessing: items become (image, table row) → label
+                 cache_images:bool|ItemCache=True, # decode, filter and resize each image once (`ItemCache`); False: every epoch
+                 cache_dir=None, # where a cache too large for memory goes (None: a temporary folder)
                 ):
     "fastai DataLoaders over the train and valid rows of a manifest"
     vocab = sorted(df.label.astype(str).unique())
@@ -71,11 +82,13 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
         warnings.warn(f'batch size {bs} is more than the {n_train} training cells: batches of {n_train}')
         bs = n_train
     item_tfms = ([CytoFilter(filters)] if filters else []) + [Resize(size, method='pad', pad_mode='zeros')]
-    batch_tfms = (cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
-    xs = [(ImageBlock(CellImage), ColReader('path'))] + ([] if tab is None else [(TransformBlock(), TableRows(tab, df))])
+    batch_tfms = (list(aug) if isinstance(aug, (list, tuple)) else cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
+    cache = ItemCache(size, filters, folder=cache_dir).fill(sub.path) if cache_images is True else cache_images
+    img = TransformBlock(type_tfms=CachedImage(cache), batch_tfms=IntToFloatTensor) if cache else ImageBlock(CellImage)  # `Resize` and `CytoFilter` let a cached tensor pass
+    xs = [(img, ColReader('path'))] + ([] if tab is None else [(TransformBlock(), TableRows(tab, df))])
     dblock = DataBlock(blocks=(*[b for b, _ in xs], CategoryBlock(vocab=vocab)), getters=[*[g for _, g in xs], ColReader('label')],
                        n_inp=len(xs), splitter=ColSplitter('is_valid'), item_tfms=item_tfms, batch_tfms=batch_tfms)
-    dls = dblock.dataloaders(sub, bs=bs, num_workers=num_workers, seed=seed, shuffle=True)
+    dls = dblock.dataloaders(sub, bs=bs, num_workers=ifnone(num_workers, loader_workers(bool(cache))), seed=seed, shuffle=True)
     return dls
 
 class TableRows:
@@ -198,6 +211,15 @@ class EpochLines(Callback):
         print(f'{head} {k}/{self.offset + self.n_epoch}: ' + '  '.join(f'{m} {v}' for m, v in zip(self.recorder.metric_names[1:], vals)), flush=True)
     def after_fit(self): self.learn.logger = self.old
 
+# %% ../../nbs/51_train.backbone.ipynb #bf517525
+class ChannelsLastFormat(Callback):
+    "Train in channels_last memory format: the model as each fit starts, each batch's images as they come (not named `ChannelsLast`: fastai's `load_learner` would look for its own)"
+    order = -1  # before the other callbacks see the batch
+    def before_fit(self): self.learn.model.to(memory_format=torch.channels_last)
+    def before_batch(self): self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x for x in self.xb)
+
+def _on_cpu(dls) -> bool: return torch.device(getattr(dls, 'device', None) or 'cpu').type == 'cpu'
+
 # %% ../../nbs/51_train.backbone.ipynb #7f1453eb
 class EarlyStop(EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback`, counting epochs without improvement only from epoch `start`"
@@ -294,6 +316,7 @@ RUN_FILES = {  # what each file of a run folder is (patterns relative to the fol
     'checkpoints/state.json': 'where the run stopped, and whether it is done',
     'checkpoints/last-*.pth': "model, optimizer (Adam: twice the model's size) and random states of the last epoch: only while unfinished",
     'checkpoints/best.pth': 'weights of the best epoch (only while unfinished, or when the run was not exported)',
+    'checkpoints/items-*': 'the decoded images of a run too large to hold them in memory (`ItemCache`): only while unfinished',
     'model.pth': 'the final (best) weights, a plain state dict',
     'export.pkl': "fastai's learner (weights, no optimizer) for load_learner: a pickle, for trusted use",
     'bundle/*': "the safe bundle (`fit_member`'s default place): what scoring loads",
@@ -360,7 +383,7 @@ class RunFolder:
         keep = self.path/'model.pth' if exported else self.checkpoints/'best.pth'
         if not keep.exists(): atomic_write(keep, lambda t: torch.save(get_model(learn.model).state_dict(), t))  # no epoch was better: the last one's
         atomic_write(self.state_file, json.dumps({**json.loads(self.state_file.read_text()), 'done': True, 'checkpoint': None}))
-        for f in [*self.checkpoints.glob('last*.pth'), *([self.checkpoints/'best.pth'] if exported else [])]: f.unlink(missing_ok=True)
+        for f in [*self.checkpoints.glob('last*.pth'), *self.checkpoints.glob('items-*'), *([self.checkpoints/'best.pth'] if exported else [])]: f.unlink(missing_ok=True)
 
     def sizes(self) -> pd.DataFrame:
         "Each file in the folder, its size in MB and what it is (`RUN_FILES`), largest first"
@@ -378,11 +401,12 @@ class FitResult(GetAttr):
     def __init__(self, learn:Learner, run:RunFolder, config:dict, manifest:pd.DataFrame|None=None): store_attr()
     def __repr__(self): return f"FitResult({self.config['arch']}, {len(self.config['vocab'])} classes, {self.run})"
 
-def _dls(data, size, bs, bb, aug, filters, num_workers, seed):
+def _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images=True, cache_dir=None):
     "(DataLoaders, manifest or None) from whatever `data` is"
     if hasattr(data, 'train') and hasattr(data, 'valid'): return data, None
     df = load_manifest(data, seed=seed)
-    return manifest_dls(df, size=size, bs=bs, stats=norm_stats(bb), aug=aug, filters=filters, num_workers=num_workers, seed=seed), df
+    return manifest_dls(df, size=size, bs=bs, stats=norm_stats(bb), aug=aug, filters=filters, num_workers=num_workers, seed=seed,
+                        cache_images=cache_images, cache_dir=cache_dir), df
 
 # %% ../../nbs/51_train.backbone.ipynb #8206b7fa
 def _find_lr(learn:Learner, phases:list[Phase], trained_body=True) -> float:
@@ -487,7 +511,9 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  aug=True, # online augmentation
                  filters:tuple=(), # preprocessing filters applied on the fly
                  class_weights=None, # None, 'balanced' or one weight per class (see `class_weights_for`)
-                 num_workers=0,
+                 num_workers:int|None=None, # DataLoader processes (None: `loader_workers`)
+                 cache_images=True, # decode each image once per run (`ItemCache`): in memory, or in `checkpoints/` when too large (reused by a resume)
+                 channels_last:bool|None=None, # train in channels_last memory format (None: on a CPU, where it is faster; see `ChannelsLastFormat`)
                  export=True, # write export.pkl and model.pth at the end
                  init_model:nn.Module|None=None, # start from this model's body (a new head fits the classes): staged transfer
                  cbs=None, # more fastai callbacks
@@ -516,10 +542,11 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         run = RunFolder(run_dir, resume)
         barrier()  # the first process has prepared the folder
         set_seed(seed, reproducible=True)
-        dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed)
+        dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images, run.checkpoints if world == 1 else None)
         learn = backbone_learner(dls, bb, pretrained, weights=weights, init_body=None if init_model is None else init_model[0], class_weights=class_weights,
                                  path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing, **kwargs)
         ddp = _to_ddp(learn) if world > 1 else None
+        if ifnone(channels_last, world == 1 and _on_cpu(dls)): learn.add_cb(ChannelsLastFormat())
         if mixup: cbs = [MixUp(mixup), *(cbs or [])]
         if quiet or not on_screen():  # bars in a file are noise: plain lines there
             learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])

@@ -57,7 +57,7 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
                pretrained=False, # ImageNet weights for the image body
                weights=None, # offline ImageNet weights (see `source_model`)
                init_model=None, # start the image body from this model's body (staged transfer)
-               aug=True, filters:tuple=(), num_workers=0, seed=0,
+               aug=True, filters:tuple=(), num_workers:int|None=None, seed=0,
                mask_dir=None, # a folder of label images, when the masks are not beside the images
                cache=None, # CSV cache of the measurements (default: `features.csv` in the run folder)
                threads:int|None=None, # CPU threads for torch while training
