@@ -46,7 +46,7 @@ def _colour_map(x:torch.Tensor, m:torch.Tensor) -> torch.Tensor:
 
 class CytoAugment(RandTransform):
     "The cytology jitter of training batches in two passes: one resampling (flips, rotation, zoom), one colour map (stain hue and saturation, brightness, contrast)"
-    order = 30  # after `IntToFloatTensor`, before `Normalize`
+    order, split_idx = 30, None  # after `IntToFloatTensor`, before `Normalize`; validation batches only resized (to `size`, if given)
     def __init__(self, size:int|None=None, # output size (None: the batch's)
                  max_rotate=180., max_zoom=1.1, max_lighting=0.2, max_hue=0.05, max_saturation=0.2,
                  p_affine=0.75, p_lighting=0.75, p_stain=0.75):
@@ -56,7 +56,9 @@ class CytoAugment(RandTransform):
     def before_call(self, b, split_idx:int):
         "Draw each image's transform, from torch's generator, with fastai's distributions"
         while isinstance(b, tuple): b = b[0]
-        n, x0, self.do = len(b), b.as_subclass(torch.Tensor), True
+        n, x0, self.train = len(b), b.as_subclass(torch.Tensor), not split_idx
+        self.do = self.train or self.size is not None
+        if not self.train: return
         self.mat = (dihedral_mat(x0, p=0.5) @ rotate_mat(x0, self.max_rotate, p=self.p_affine) @
                     zoom_mat(x0, 1., self.max_zoom, p=self.p_affine))[:, :2]
         ml, mh, ms = self.max_lighting, self.max_hue, self.max_saturation
@@ -69,8 +71,10 @@ class CytoAugment(RandTransform):
         x = x.as_subclass(torch.Tensor)
         n, c, h, w = x.shape
         sz = (h, w) if self.size is None else (self.size,) * 2 if isinstance(self.size, int) else tuple(self.size)
-        grid = F.affine_grid(self.mat.to(x), (n, c, *sz), align_corners=True)
+        mat = self.mat if self.train else torch.eye(3)[:2].expand(n, 2, 3)  # validation: resized as fastai's affine transform does
+        grid = F.affine_grid(mat.to(x), (n, c, *sz), align_corners=True)
         x = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=True)
+        if not self.train: return TensorImage(x)
         x = _colour_map(x, hue_matrix(self.hue)).clamp_(0, 1)
         s, cst, g = self.saturation[:, None, None], self.contrast[:, None, None], torch.tensor(LUMA)
         m = cst * (s * torch.eye(3) + (1 - s) * g.expand(3, 3))  # on logits, as fastai's lighting: contrast, and saturation toward grey

@@ -105,7 +105,7 @@ class ModelPredictor(Predictor):
     def normalize(self, x:torch.Tensor) -> torch.Tensor:
         "A uint8 batch scaled to [0, 1] and normalised as in training"
         mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in self.stats)
-        return x.float().div_(255).sub_(mean).div_(std)  # in place: the same values as `(x / 255 - mean) / std`, fewer copies
+        return x.to(torch.float32, copy=True).div_(255).sub_(mean).div_(std)  # one new tensor (never the caller's), the same values as `(x / 255 - mean) / std`
 
     def inputs(self, xs:tuple) -> tuple:
         "The model's inputs from a batch of `batches`: normalised images (and table rows), on the model's device, in its memory format"

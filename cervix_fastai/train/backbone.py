@@ -83,8 +83,12 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
         bs = n_train
     item_tfms = ([CytoFilter(filters)] if filters else []) + [Resize(size, method='pad', pad_mode='zeros')]
     batch_tfms = (list(aug) if isinstance(aug, (list, tuple)) else cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
-    cache = ItemCache(size, filters, folder=cache_dir).fill(sub.path) if cache_images is True else cache_images
-    img = TransformBlock(type_tfms=CachedImage(cache), batch_tfms=IntToFloatTensor) if cache else ImageBlock(CellImage)  # `Resize` and `CytoFilter` let a cached tensor pass
+    cache = (ItemCache(size, filters, folder=cache_dir).fill(sub.path) if cache_images is True else
+             cache_images if isinstance(cache_images, ItemCache) else None)  # (an empty cache is falsy, and still a cache)
+    if cache is not None and (cache.size, cache.filters, cache.pad_mode) != (size, tuple(filters), 'zeros'):
+        raise DataError(f'The ItemCache holds {cache.size} px images with filters {list(cache.filters)} and {cache.pad_mode} padding; '
+                        f'these DataLoaders need {size} px, filters {list(filters)} and zeros')
+    img = ImageBlock(CellImage) if cache is None else TransformBlock(type_tfms=CachedImage(cache), batch_tfms=IntToFloatTensor)  # `Resize` and `CytoFilter` let a cached tensor pass
     xs = [(img, ColReader('path'))] + ([] if tab is None else [(TransformBlock(), TableRows(tab, df))])
     dblock = DataBlock(blocks=(*[b for b, _ in xs], CategoryBlock(vocab=vocab)), getters=[*[g for _, g in xs], ColReader('label')],
                        n_inp=len(xs), splitter=ColSplitter('is_valid'), item_tfms=item_tfms, batch_tfms=batch_tfms)
@@ -546,7 +550,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         learn = backbone_learner(dls, bb, pretrained, weights=weights, init_body=None if init_model is None else init_model[0], class_weights=class_weights,
                                  path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing, **kwargs)
         ddp = _to_ddp(learn) if world > 1 else None
-        if ifnone(channels_last, world == 1 and _on_cpu(dls)): learn.add_cb(ChannelsLastFormat())
+        if cl := ifnone(channels_last, world == 1 and _on_cpu(dls)): learn.add_cb(ChannelsLastFormat())
         if mixup: cbs = [MixUp(mixup), *(cbs or [])]
         if quiet or not on_screen():  # bars in a file are noise: plain lines there
             learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
@@ -555,7 +559,8 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
         config = dict(arch=bb.name, **dls_config(dls, getattr(learn.model, 'tab', None)), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
                       pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
-                      mixup=mixup, threads=torch.get_num_threads(), world_size=world, effective_bs=bs * world)
+                      mixup=mixup, threads=torch.get_num_threads(), world_size=world, effective_bs=bs * world,
+                      channels_last=bool(cl), num_workers=getattr(dls.train, 'fake_l', dls.train).num_workers)  # recorded, as threads: they change the last bits
         if world > 1 and is_main() and not quiet:
             print(f'{world} processes × batch {bs} = effective batch {bs * world}; learning rate {lr:g}, as given (not scaled)')
         if run.state is not None: _same_run(run, config)

@@ -58,6 +58,7 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
                weights=None, # offline ImageNet weights (see `source_model`)
                init_model=None, # start the image body from this model's body (staged transfer)
                aug=True, filters:tuple=(), num_workers:int|None=None, seed=0,
+               cache_images=True, # decode each image once per run (`ItemCache`; too large for memory: in the run's `checkpoints/`)
                mask_dir=None, # a folder of label images, when the masks are not beside the images
                cache=None, # CSV cache of the measurements (default: `features.csv` in the run folder)
                threads:int|None=None, # CPU threads for torch while training
@@ -74,7 +75,8 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
         size = input_size(size, bb)
         tab = TabPrep.fit(df[df.split == 'train'], cont, cat)
         set_seed(seed, reproducible=True)  # before the DataLoaders: their shuffling is seeded from Python's `random`
-        dls = manifest_dls(df, size, bs, norm_stats(bb), aug, filters, num_workers, seed, tab=tab)
+        dls = manifest_dls(df, size, bs, norm_stats(bb), aug, filters, num_workers, seed, tab=tab, cache_images=cache_images,
+                           cache_dir=None if kwargs.get('distributed') else Path(run_dir)/'checkpoints')
         model = create_fusion_model(bb, len(tab), len(dls.vocab), pretrained and init_model is None, weights,
                                     body=None if init_model is None else copy.deepcopy(init_model[0]),  # the source model stays as it was
                                     tab=tab)  # travels with the model into fastai's export.pkl (its DataLoaders are emptied there)
