@@ -8,7 +8,7 @@ Two pipelines, in the same run, their epochs interleaved so that the machine's d
 - before: every image decoded every epoch, fastai's transforms (`fastai_aug_transforms`: HSV hue jitter);
 - after: `ItemCache` (decoded once) and `CytoAugment`.
 The limit is timed in both memory formats and the faster counts (channels_last, on this CPU); "before" trains in the
-default format, as the library did, "after" as the library now does (channels_last on a CPU). Prints images/s and the
+default format, as the library did, "after" with `fit_backbone(channels_last=True)` (an option: off by default). Prints images/s and the
 time of an epoch over the limit's, (c)/(b).
 
     python bench/pipeline_speed.py [--configs resnet18@96 resnet50@224 efficientnet_b0@224] [--epochs 3] [--bs 32]
