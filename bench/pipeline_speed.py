@@ -17,20 +17,13 @@ time of an epoch over the limit's, (c)/(b).
 import argparse, statistics, tempfile, time, warnings
 from pathlib import Path
 import torch, torch.nn.functional as F
-from fastai.callback.core import Callback
 from cervix_fastai.data.core import read_herlev, divide_dataset
 from cervix_fastai.image.augment import fastai_aug_transforms
 from cervix_fastai.models import get_backbone, norm_stats, create_model
 from cervix_fastai.train.backbone import manifest_dls, fit_backbone
+from train_speed import TrainTimer  # (bench/ is on the path when a bench script runs)
 
 HERLEV = Path(__file__).resolve().parents[2]/'shared'/'data'/'herlev'
-
-class TrainTimer(Callback):
-    "Wall time of each epoch's training phase"
-    order = 100
-    def __init__(self): self.times = []
-    def before_train(self): self.t0 = time.perf_counter()
-    def after_train(self): self.times.append(time.perf_counter() - self.t0)
 
 def loader_rate(dl, epochs):
     "Images/s of iterating `dl`, the median over epochs after the first"

@@ -83,6 +83,7 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
         bs = n_train
     item_tfms = ([CytoFilter(filters)] if filters else []) + [Resize(size, method='pad', pad_mode='zeros')]
     batch_tfms = (list(aug) if isinstance(aug, (list, tuple)) else cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
+    if not isinstance(cache_images, (bool, ItemCache)): raise TypeError(f'cache_images takes True, False or an ItemCache, got {cache_images!r}')
     cache = (ItemCache(size, filters, folder=cache_dir).fill(sub.path) if cache_images is True else
              cache_images if isinstance(cache_images, ItemCache) else None)  # (an empty cache is falsy, and still a cache)
     if cache is not None and (cache.size, cache.filters, cache.pad_mode) != (size, tuple(filters), 'zeros'):
