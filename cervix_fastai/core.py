@@ -6,24 +6,31 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b81bd93f
 from __future__ import annotations
-import errno, json, os, re, signal, stat, sys, tempfile, threading, time, warnings, weakref
+import errno, hashlib, json, os, re, signal, stat, sys, tempfile, threading, time, warnings, weakref
 from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd
 from fastprogress.fastprogress import progress_bar, IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['RECORD', 'LOCK', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'MASK', 'NOT_UTF8', 'DataError', 'atomic_write', 'safe_name',
-           'as_text', 'shown', 'group_key', 'user_path', 'fit_name', 'other_settings', 'check_same', 'check_apart',
-           'OutDir', 'is_image_file', 'is_hidden', 'upright', 'class_dirs', 'is_mask', 'scan_tree', 'left_out_message',
-           'noisy', 'image_files', 'cut', 'brief', 'cli_errors', 'on_sigterm', 'maybe_progress', 'on_screen',
-           'plain_progress']
+__all__ = ['RECORD', 'LOCK', 'IMG_EXTS', 'OTHER_IMG_EXTS', 'MASK', 'NOT_UTF8', 'DataError', 'sha256_file', 'atomic_write',
+           'safe_name', 'as_text', 'shown', 'group_key', 'user_path', 'fit_name', 'other_settings', 'check_same',
+           'check_apart', 'OutDir', 'is_image_file', 'is_hidden', 'upright', 'class_dirs', 'is_mask', 'scan_tree',
+           'left_out_message', 'noisy', 'image_files', 'cut', 'brief', 'cli_errors', 'on_sigterm', 'maybe_progress',
+           'on_screen', 'plain_progress']
 
 # %% ../nbs/00_core.ipynb #8dc6cbeb
 class DataError(ValueError):
     "Bad input data: the message names the file or folder and the problem."
 
 # %% ../nbs/00_core.ipynb #e8281165
+def sha256_file(path) -> str:
+    "The SHA-256 of a file's bytes (hex), read in 1 MB chunks: what bundles and the image cache know a file by"
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
 def _umask() -> int:
     m = os.umask(0); os.umask(m)
     return m

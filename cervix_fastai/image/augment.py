@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, cv2, pandas as pd, torch
 from PIL import Image
+import inspect
 from fastcore.basics import store_attr
+from fastcore.meta import delegates
 import math
 import torch.nn.functional as F
 from fastai.vision.augment import aug_transforms, Hue, Saturation, RandTransform, dihedral_mat, rotate_mat, zoom_mat
@@ -48,7 +50,11 @@ class CytoAugment(RandTransform):
     "The cytology jitter of training batches in two passes: one resampling (flips, rotation, zoom), one colour map (stain hue and saturation, brightness, contrast)"
     order, split_idx = 30, None  # after `IntToFloatTensor`, before `Normalize`; validation batches only resized (to `size`, if given)
     def __init__(self, size:int|None=None, # output size (None: the batch's)
-                 max_rotate=180., max_zoom=1.1, max_lighting=0.2, max_hue=0.05, max_saturation=0.2,
+                 max_rotate=180., # any rotation: cells have no orientation
+                 max_zoom=1.1,
+                 max_lighting=0.2, # brightness and contrast
+                 max_hue=0.05, # stain jitter: hue shift as a fraction of the hue circle
+                 max_saturation=0.2, # stain jitter: saturation change
                  p_affine=0.75, p_lighting=0.75, p_stain=0.75):
         super().__init__()
         store_attr()
@@ -82,23 +88,18 @@ class CytoAugment(RandTransform):
         l = torch.logit(x, 1e-7).view(n, 3, -1)
         return TensorImage(torch.baddbmm(t.view(n, 1, 1).expand(n, 3, 1).to(x), m.to(x), l).view(n, 3, *sz).sigmoid_())
 
-def cyto_aug_transforms(size:int|None=None, # output size; None keeps the item size
-                        max_rotate=180., # any rotation: cells have no orientation
-                        max_zoom=1.1,
-                        max_lighting=0.2, # brightness and contrast
-                        max_hue=0.05, # stain jitter: hue shift as a fraction of the hue circle
-                        max_saturation=0.2, # stain jitter: saturation change
-                        p_stain=0.75,
-                       ) -> list:
+@delegates(CytoAugment)
+def cyto_aug_transforms(**kwargs) -> list:
     "fastai batch transforms for cytology: dihedral flips, rotation, zoom, lighting, hue/saturation stain jitter (`CytoAugment`)"
-    return [CytoAugment(size, max_rotate, max_zoom, max_lighting, max_hue, max_saturation, p_stain=p_stain)]
+    return [CytoAugment(**kwargs)]
 
-def fastai_aug_transforms(size:int|None=None, max_rotate=180., max_zoom=1.1, max_lighting=0.2, max_hue=0.05, max_saturation=0.2,
-                          p_stain=0.75) -> list:
+@delegates(CytoAugment)
+def fastai_aug_transforms(**kwargs) -> list:
     "The same jitter from fastai's own transforms (`aug_transforms`, `Hue`, `Saturation`): 6–7× slower on a CPU; what `CytoAugment` is checked against"
-    tfms = aug_transforms(size=size, do_flip=True, flip_vert=True, max_rotate=max_rotate, max_zoom=max_zoom,
-                          max_lighting=max_lighting, max_warp=0., p_affine=0.75, p_lighting=0.75, pad_mode='zeros')
-    return tfms + [Hue(max_hue=max_hue, p=p_stain), Saturation(max_lighting=max_saturation, p=p_stain)]
+    a = {**{k: p.default for k, p in inspect.signature(CytoAugment.__init__).parameters.items() if k != 'self'}, **kwargs}  # one place for the defaults
+    tfms = aug_transforms(size=a['size'], do_flip=True, flip_vert=True, max_rotate=a['max_rotate'], max_zoom=a['max_zoom'],
+                          max_lighting=a['max_lighting'], max_warp=0., p_affine=a['p_affine'], p_lighting=a['p_lighting'], pad_mode='zeros')
+    return tfms + [Hue(max_hue=a['max_hue'], p=a['p_stain']), Saturation(max_lighting=a['max_saturation'], p=a['p_stain'])]
 
 
 # %% ../../nbs/31_image.augment.ipynb #9abd8e9f

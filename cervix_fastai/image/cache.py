@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from PIL import Image
 from fastai.vision.augment import RandTransform
 from fastai.torch_core import TensorImage
-from ..core import atomic_write
+from ..core import atomic_write, sha256_file
 from .preprocess import read_rgb, valid_item
 
 # %% auto #0
@@ -25,7 +25,7 @@ CACHE_VERSION = 2  # bump when what a cached item holds changes: older cache fil
 
 def file_digest(path) -> str:
     "The first 16 hex digits of a file's SHA-256 (an unreadable file: 'unreadable'): what a cache on disk knows a file by"
-    try: return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    try: return sha256_file(path)[:16]
     except OSError: return 'unreadable'  # left out of the cache like an undecodable one
 
 def _meminfo_available() -> int|None:

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch
 from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 from .. import __version__
-from ..core import DataError, atomic_write, OutDir
+from ..core import DataError, atomic_write, OutDir, sha256_file
 from ..image.preprocess import FILTERS
 from ..models import create_model, create_fusion_model, get_backbone
 from ..image.features import TabPrep
@@ -28,11 +28,6 @@ __all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'meta_problems', 
 # %% ../../nbs/42_serve.bundle.ipynb #4684aca3
 BUNDLE_FORMAT = 2
 
-def _sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
 
 def _describe_sha(meta:dict) -> str:
     "SHA-256 of everything in `meta` that decides a prediction (not the checksum itself, not the writer's version)"
@@ -120,9 +115,9 @@ def _write_bundle(parts:tuple[dict, dict], od:OutDir, sub='',
     "Write `_bundle_parts` as `model.safetensors` (and `model.onnx`) and `bundle.json` in `od` (under the folder `sub`, if given)"
     meta, sd = parts
     w = od.write(f'{sub}model.safetensors', lambda t: save_file(sd, t))
-    more = {} if onnx is None else {'onnx_sha256': _sha256_file(f := od.write(f'{sub}model.onnx', lambda t: export_onnx(onnx, t)))}
-    if int8 is not None: more['onnx_int8_sha256'] = _sha256_file(od.write(f'{sub}model.int8.onnx', lambda t: quantize_onnx(f, t, int8)))
-    od.write(f'{sub}bundle.json', _meta_json({**meta, 'weights_sha256': _sha256_file(w), **more}))
+    more = {} if onnx is None else {'onnx_sha256': sha256_file(f := od.write(f'{sub}model.onnx', lambda t: export_onnx(onnx, t)))}
+    if int8 is not None: more['onnx_int8_sha256'] = sha256_file(od.write(f'{sub}model.int8.onnx', lambda t: quantize_onnx(f, t, int8)))
+    od.write(f'{sub}bundle.json', _meta_json({**meta, 'weights_sha256': sha256_file(w), **more}))
 
 def _check_finite(sd:dict, what):
     "Raise if a weight is NaN or infinite (every prediction would be NaN, or class 0)"
@@ -168,7 +163,7 @@ def _checked_meta(path:Path) -> dict:
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: bundle.json is not usable: ' + '; '.join(bad))
     if 'sha256' not in meta: raise DataError(f'Bundle {path}: bundle.json has no checksum (sha256): export it again')
-    if _sha256_file(path/'model.safetensors') != meta.get('weights_sha256'):
+    if sha256_file(path/'model.safetensors') != meta.get('weights_sha256'):
         raise DataError(f'Bundle {path}: model.safetensors does not match the checksum in bundle.json (changed after export?)')
     if _describe_sha(meta) != meta.get('sha256'):
         raise DataError(f'Bundle {path}: bundle.json was changed after export (classes, size, normalisation, filters or '
@@ -242,7 +237,7 @@ class OnnxBundle(Bundle):
                                               ('model.onnx', 'onnx_sha256', 'onnx=True'))
         if key not in meta: raise DataError(f"Bundle {path} has no {name}: export it with export_bundle(..., {how})")
         if not (path/name).exists(): raise DataError(f'Bundle {path}: {name} is missing')
-        if _sha256_file(path/name) != meta[key]:
+        if sha256_file(path/name) != meta[key]:
             raise DataError(f'Bundle {path}: {name} does not match the checksum in bundle.json (changed after export?)')
         super().__init__(OrtModel(path/name, threads), meta, path)
         self.int8 = int8

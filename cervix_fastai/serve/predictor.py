@@ -112,7 +112,7 @@ class ModelPredictor(Predictor):
         p = next(self.model.parameters())
         x = self.normalize(xs[0]).to(p.device)
         if p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous(): x = x.contiguous(memory_format=torch.channels_last)
-        return (x, *(x.to(p.device) for x in xs[1:]))
+        return (x, *(r.to(p.device) for r in xs[1:]))
 
 # %% ../../nbs/40_serve.predictor.ipynb #77877ead
 @patch
