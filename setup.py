@@ -17,7 +17,7 @@ lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
-extras = {k: cfg.get(f'{k}_requirements', '').split() for k in ('app', 'onnx', 'distributed')}
+extras = {k: cfg.get(f'{k}_requirements', '').split() for k in ('app', 'onnx', 'distributed', 'weights')}
 console_scripts = [s.strip() for s in cfg.get('console_scripts', '').split() if s.strip()]
 
 setuptools.setup(
@@ -36,6 +36,7 @@ setuptools.setup(
     url=f"https://github.com/{cfg['user']}/{cfg['repo']}",
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
+    package_data={cfg['lib_path']: ['weights/segmenter/*']},  # the shipped segmenter (safetensors + JSON)
     install_requires=requirements,
     extras_require={'dev': dev_requirements + sum(extras.values(), []), **extras},  # the tests use every extra
     python_requires='>=' + min_python,

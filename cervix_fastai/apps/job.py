@@ -40,7 +40,7 @@ JOB_ONLY = {  # key: (default, help): what the job does around training
     'n_per_class': (100, 'synthetic cells per class (built-in data only)'),
     'fracs': ([0.6, 0.2, 0.2], 'shares of train, valid and test, divided by slide'),
     'members': (['resnet50', 'resnet18'], 'backbones to train; two or more make an ensemble'),
-    'fusion': (False, 'also train an image + morphometry member on the first backbone (needs masks or boundary files)'),
+    'fusion': (False, 'also train an image + morphometry member on the first backbone (each cell measured from its mask, else from the shipped segmenter\'s)'),
     'vote': ('soft', 'the ensemble vote used for scoring: hard, soft or weighted'),
     'binary': ('auto', 'a normal/abnormal roll-up in the reports: auto (SIPaKMeD and Herlev classes), or none'),
     'gradcam_n': (3, 'Grad-CAM cells per class and outcome in the grid (0: no grid)'),
@@ -286,7 +286,7 @@ def _features(cfg:dict, od:OutDir) -> dict:
     "Measure each cell from its mask (cached in features.csv, which the fusion member reads)"
     (od.root/RunLayout.TRAIN).mkdir(exist_ok=True)
     df = features_manifest(_manifest(od), cache=od.root/RunLayout.FEATURES, progress=False, left=(bad := []))
-    return dict(measured=len(df) - len(bad), no_features=len(bad))
+    return dict(measured=len(df) - len(bad), no_features=len(bad), predicted_masks=int((df.mask_from == 'predicted').sum()))
 
 def _member_names(cfg:dict) -> list[str]:
     return cfg['members'] + ([f"fusion_{cfg['members'][0]}"] if cfg['fusion'] else [])

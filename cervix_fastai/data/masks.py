@@ -13,7 +13,10 @@ from PIL import Image
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['read_outline', 'fill_outlines', 'cell_masks']
+__all__ = ['BACKGROUND', 'CYTOPLASM', 'NUCLEUS', 'read_outline', 'fill_outlines', 'cell_masks']
+
+# %% ../../nbs/11_data.masks.ipynb #bde91b59
+BACKGROUND, CYTOPLASM, NUCLEUS = 0, 1, 2  # the labels of a cell's label image: masks, boundary files and segmenters all give these
 
 # %% ../../nbs/11_data.masks.ipynb #1be87862
 def read_outline(path) -> np.ndarray:

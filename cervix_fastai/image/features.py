@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/image.features.html.md"""
 
 # %% ../../nbs/32_image.features.ipynb #f3a1c003
 from __future__ import annotations
-import hashlib, warnings
+import glob, hashlib, os, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
@@ -15,16 +15,16 @@ from skimage.filters import sobel
 from scipy.ndimage import binary_erosion, binary_fill_holes, gaussian_filter
 from ..core import DataError, atomic_write, maybe_progress, as_text
 from ..data.core import herlev_mask
-from ..data.masks import cell_masks
+from ..data.masks import cell_masks, BACKGROUND, CYTOPLASM, NUCLEUS
 from .preprocess import read_rgb
+from .segment import default_segmenter, classical_labels, segmenter_name
 
 # %% auto #0
-__all__ = ['BACKGROUND', 'CYTOPLASM', 'NUCLEUS', 'HERLEV_COLOURS', 'SHAPE', 'FEATURES', 'FEATURES_VERSION', 'snap_colours',
-           'content_box', 'fit_to_box', 'place_mask', 'mask_source', 'cell_labels', 'outer_perimeter', 'measure',
-           'cell_features', 'feature_key', 'features_manifest', 'TabPrep']
+__all__ = ['HERLEV_COLOURS', 'SHAPE', 'FEATURES', 'FEATURES_VERSION', 'snap_colours', 'content_box', 'fit_to_box', 'place_mask',
+           'mask_source', 'resolve_segmenter', 'segmenter_digest', 'labels_from', 'cell_labels', 'outer_perimeter',
+           'measure', 'measure_cell', 'cell_features', 'feature_key', 'mask_kind', 'features_manifest', 'TabPrep']
 
 # %% ../../nbs/32_image.features.ipynb #f3a1c006
-BACKGROUND, CYTOPLASM, NUCLEUS = 0, 1, 2
 # Herlev's colour code. Grey marks an uncertain band at the cell's border (see the pairs below): it is part of the cell.
 HERLEV_COLOURS = {(255, 0, 0): BACKGROUND, (0, 0, 128): CYTOPLASM, (0, 0, 255): NUCLEUS, (128, 128, 128): CYTOPLASM}
 
@@ -108,13 +108,42 @@ def mask_source(path, # a cell image
     cyt = path.with_name(f'{path.stem}_cyt.dat')
     raise DataError(f'{path}: no mask beside it (neither {cyt.name} nor {path.stem}-d.*); pass mask_dir= for a folder of masks')
 
-def cell_labels(path, # a cell image
+def resolve_segmenter(segmenter):
+    "`segmenter` as a callable image → labels: 'auto' the `default_segmenter` (the shipped one unless `use_segmenter` named another), 'classical' `classical_labels`, None stays None"
+    if isinstance(segmenter, str):
+        if segmenter not in ('auto', 'classical'): raise ValueError(f"segmenter={segmenter!r}: 'auto', 'classical', None or a callable")
+        return default_segmenter() if segmenter == 'auto' else classical_labels
+    if segmenter is not None and not callable(segmenter): raise ValueError(f'segmenter={segmenter!r}: a callable image → labels is needed')
+    return segmenter
+
+def segmenter_digest(segmenter) -> str:
+    "What masks predicted by `segmenter` depend on (for caches): its `digest`; a callable without one is never matched from another process"
+    seg = resolve_segmenter(segmenter)
+    return getattr(seg, 'digest', None) or f'{getattr(seg, "__module__", "")}.{getattr(seg, "__qualname__", type(seg).__name__)}@{os.getpid()}:{id(seg):x}'
+
+def _has_own_files(path) -> bool:
+    "Whether any boundary file lies beside the image (a broken SIPaKMeD mask is an error, not a cell to guess)"
+    return any(Path(path).parent.glob(f'{glob.escape(Path(path).stem)}_*.dat'))
+
+def labels_from(path, # a cell image
                 mask_dir=None, # see `mask_source`
                 img:np.ndarray|None=None, # the image, if already read
                 align='auto', # how a Herlev mask is placed (see `place_mask`)
-               ) -> np.ndarray:
-    "Label image (0 background, 1 cytoplasm, 2 nucleus) of the image's size, from its mask"
-    kind, files = mask_source(path, mask_dir)
+                segmenter='auto', # for a cell with no mask (and no `mask_dir`): see `resolve_segmenter`; None: a `DataError`
+               ) -> tuple[np.ndarray, str]:
+    "The cell's label image and where it came from (`mask_source`'s kind, or 'predicted')"
+    try: kind, files = mask_source(path, mask_dir)
+    except DataError:
+        if segmenter is None or mask_dir is not None or _has_own_files(path): raise  # a user who names a mask folder means its masks
+        img = read_rgb(path, turn=False) if img is None else img
+        return resolve_segmenter(segmenter)(img), 'predicted'
+    return _own_labels(path, kind, files, img, align), kind
+
+def cell_labels(path, mask_dir=None, img:np.ndarray|None=None, align='auto', segmenter='auto') -> np.ndarray:
+    "Label image (0 background, 1 cytoplasm, 2 nucleus) of the image's size: from its mask, else predicted (see `labels_from`)"
+    return labels_from(path, mask_dir, img, align, segmenter)[0]
+
+def _own_labels(path, kind, files, img, align) -> np.ndarray:
     if kind == 'dat':
         cyt, nuc = cell_masks(path if files[0].parent == Path(path).parent else Path(path).resolve())  # a link: the original's files
         return np.where(nuc, NUCLEUS, np.where(cyt, CYTOPLASM, BACKGROUND)).astype(np.uint8)
@@ -172,23 +201,43 @@ def measure(img:np.ndarray, # RGB image (H, W, 3)
     out.update(_colour(img, every, 'nuc'), **_colour(img, cell & ~every & (labels == CYTOPLASM), 'cyt'))
     return {k: float(out[k]) for k in FEATURES}
 
-def cell_features(path, # a cell image with a mask (see `mask_source`)
-                  mask_dir=None,
-                  align='auto', # how a Herlev mask is placed (see `place_mask`)
-                 ) -> dict:
-    "The `FEATURES` of the cell in `path`, measured from its mask (on the stored pixels, as the mask is: shape and colour do not turn)"
+def measure_cell(path, # a cell image
+                 mask_dir=None,
+                 align='auto', # how a Herlev mask is placed (see `place_mask`)
+                 segmenter='auto', # for a cell with no mask: see `labels_from`
+                ) -> tuple[dict, str]:
+    "The `FEATURES` of the cell in `path` and where its mask came from (see `labels_from`)"
     img = read_rgb(path, turn=False)
-    try: return measure(img, cell_labels(path, mask_dir, img, align))
-    except DataError as e: raise DataError(f'{path}: {e}') if not str(e).startswith(str(path)) else e from None
+    source = None
+    try:
+        labels, source = labels_from(path, mask_dir, img, align, segmenter)
+        return measure(img, labels), source
+    except DataError as e:
+        what = 'predicted mask: ' if source == 'predicted' else ''  # the segmenter's fault, not the user's mask
+        raise DataError(f'{path}: {what}{e}') if not str(e).startswith(str(path)) else e from None
+
+def cell_features(path, mask_dir=None, align='auto', segmenter='auto') -> dict:
+    "The `FEATURES` of the cell in `path`, measured from its mask, else from predicted masks (on the stored pixels, as masks are drawn: shape and colour do not turn)"
+    return measure_cell(path, mask_dir, align, segmenter)[0]
 
 # %% ../../nbs/32_image.features.ipynb #f3a1c022
 FEATURES_VERSION = 3  # 2: pad bands hold no cell; 3: outer outlines, the largest nucleus, one perimeter for roundness
 
-def feature_key(path, mask_dir=None, align='auto') -> str:
-    "Hash of what a cell's features depend on: the bytes of its image and mask files, `align` and `FEATURES_VERSION`"
+def feature_key(path, mask_dir=None, align='auto', segmenter='auto') -> str:
+    "Hash of what a cell's features depend on: the bytes of its image and mask files (or the segmenter that predicts them), `align` and `FEATURES_VERSION`"
     h = hashlib.sha1(f'v{FEATURES_VERSION} {align}'.encode())
-    for f in [Path(path), *mask_source(path, mask_dir)[1]]: h.update(f.read_bytes())
+    try: files = mask_source(path, mask_dir)[1]
+    except DataError:
+        if segmenter is None or mask_dir is not None: raise
+        files = []
+        h.update(f'predicted by {segmenter_digest(segmenter)}'.encode())
+    for f in [Path(path), *files]: h.update(f.read_bytes())
     return h.hexdigest()
+
+def mask_kind(path, mask_dir=None) -> str:
+    "Where a cell's mask comes from: `mask_source`'s kind, or 'predicted' (no mask: a segmenter's)"
+    try: return mask_source(path, mask_dir)[0]
+    except DataError: return 'predicted'
 
 def _read_cache(cache) -> pd.DataFrame:
     "Earlier results in the file `cache` (or none), indexed by key; refuses a file that is not a feature cache"
@@ -212,25 +261,30 @@ def features_manifest(df:pd.DataFrame, # a manifest with `path`
                       align='auto', # how Herlev masks are placed (see `place_mask`)
                       progress:bool|None=None, # a bar over the cells (see `maybe_progress`)
                       left:list|None=None, # a list to receive `(path, error)` for each cell without a usable mask (its features empty)
+                      segmenter='auto', # for cells with no mask: see `labels_from` (None: leave them empty)
                      ) -> pd.DataFrame:
-    "`df` with the `FEATURES` columns added (empty for a cell without a usable mask)"
+    "`df` with the `FEATURES` columns added, and `mask_from`: where each cell's mask came from ('predicted' for a segmenter's; empty: no usable mask)"
     if 'path' not in df.columns: raise DataError('the manifest has no `path` column')
-    old, rows, bad, new = _read_cache(cache), [], [], {}
+    old, rows, bad, new, srcs = _read_cache(cache), [], [], {}, []
     for p in maybe_progress(list(df.path), progress):
-        f = err = None
+        f = err = src = None
         try:
-            key = feature_key(p, mask_dir, align)
-            if key in old.index: f = old.loc[key].to_dict()
-            else: f = new[key] = cell_features(p, mask_dir, align)
+            key = feature_key(p, mask_dir, align, segmenter)
+            if key in old.index: f, src = old.loc[key].to_dict(), mask_kind(p, mask_dir)
+            else:
+                f, src = measure_cell(p, mask_dir, align, segmenter)
+                new[key] = f
         except (DataError, OSError, ValueError) as e: err = str(e)
         if err: bad.append((str(p), err))
-        rows.append(f or {})
+        rows.append(f or {}); srcs.append(src)
     if cache is not None and new:
         table = pd.concat([old, pd.DataFrame.from_dict(new, orient='index')]).assign(features_version=FEATURES_VERSION)
         atomic_write(Path(cache), table.rename_axis('key').to_csv())
     feats = pd.DataFrame(rows, columns=list(FEATURES), index=df.index)
-    out = pd.concat([df.drop(columns=[c for c in FEATURES if c in df.columns]), feats], axis=1)
+    out = pd.concat([df.drop(columns=[c for c in [*FEATURES, 'mask_from'] if c in df.columns]), feats], axis=1).assign(mask_from=srcs)
     if left is not None: left += bad
+    if n := srcs.count('predicted'): warnings.warn(f'{n} of {len(df)} cells have no mask: measured from masks predicted by '
+                                                   f'{segmenter_name(resolve_segmenter(segmenter))} (column mask_from)')
     if bad: warnings.warn(f'{len(bad)} of {len(df)} cells have no usable mask; their feature columns are empty: '
                           + ', '.join(Path(p).name for p, _ in bad[:5]) + (' ...' if len(bad) > 5 else ''))
     return out

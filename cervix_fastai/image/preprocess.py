@@ -91,7 +91,9 @@ class CytoFilter(Transform):
     def encodes(self, x:PILImage): return PILImage.create(apply_filters(np.array(x), self.steps))
 
 # %% ../../nbs/30_image.preprocess.ipynb #ae7cd68c
-def pad_resize(img:Image.Image, size:int) -> Image.Image:
+def pad_resize(img:Image.Image, size:int,
+               resample=Image.BILINEAR, # `Image.NEAREST` for a label image
+              ) -> Image.Image:
     "fastai's `Resize(size, method='pad', pad_mode='zeros')` on a validation image (centred), without its dispatch: the same pixels"
     w, h = img.size
     m = w / size if w / size > h / size else h / size  # fastai's arithmetic, so that its rounding is ours
@@ -99,7 +101,7 @@ def pad_resize(img:Image.Image, size:int) -> Image.Image:
     l, t = int(0.5 * (w - side)), int(0.5 * (h - side))
     canvas = Image.new(img.mode, (side, side))
     canvas.paste(img.crop((max(l, 0), max(t, 0), min(l + side, w), min(t + side, h))), (max(-l, 0), max(-t, 0)))
-    return canvas.resize((size, size), Image.BILINEAR)
+    return canvas.resize((size, size), resample)
 
 def valid_item(img, # an image file, or an RGB PIL image already read
                size:int, filters=(), resize='pad', pad_mode='zeros') -> Image.Image:

@@ -17,6 +17,7 @@ from ..evaluate.conformal import conformal_threshold, prediction_sets, refer, co
 from .load import as_predictor
 from ..distributed import init_distributed, is_main, shard, all_gather, unshard
 from ..data.core import find_images, skipped_table, _groups
+from ..image.features import mask_kind
 
 # %% auto #0
 __all__ = ['Scores', 'score_folder']
@@ -128,6 +129,8 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     logits, ok, errs = _shared_logits(p, files, bs, tta, progress) if distributed else p.predict_logits(files, bs, tta, progress)
     probs, secs = apply_temperature(logits, p.temperature), time.perf_counter() - t0
     df, skipped = _predictions(files, labels, ok, errs, probs, p.vocab, left)
+    if any(getattr(m, 'tab', None) is not None and getattr(m, 'rows', None) is None for m in getattr(p, 'members', [p])):  # measured here: say from which masks
+        df['mask_from'] = [mask_kind(f, mask_dir) for f in df.path]
     if coverage is not None:
         qhat = conformal_threshold(p.conformal, coverage)
         if qhat == float('inf'): warnings.warn(f'{len(p.conformal)} calibration cells are too few for coverage {coverage}: every set holds every class')
