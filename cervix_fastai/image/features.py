@@ -16,13 +16,13 @@ from scipy.ndimage import binary_erosion, binary_fill_holes, gaussian_filter
 from ..core import DataError, atomic_write, maybe_progress, as_text
 from ..data.core import herlev_mask
 from ..data.masks import cell_masks, BACKGROUND, CYTOPLASM, NUCLEUS
-from .preprocess import read_rgb
+from .preprocess import read_rgb, content_box
 from .segment import default_segmenter, classical_labels, segmenter_name
 
 # %% auto #0
-__all__ = ['HERLEV_COLOURS', 'SHAPE', 'FEATURES', 'FEATURES_VERSION', 'snap_colours', 'content_box', 'fit_to_box', 'place_mask',
-           'mask_source', 'resolve_segmenter', 'segmenter_digest', 'labels_from', 'cell_labels', 'outer_perimeter',
-           'measure', 'measure_cell', 'cell_features', 'feature_key', 'mask_kind', 'features_manifest', 'TabPrep']
+__all__ = ['HERLEV_COLOURS', 'SHAPE', 'FEATURES', 'FEATURES_VERSION', 'snap_colours', 'fit_to_box', 'place_mask', 'mask_source',
+           'resolve_segmenter', 'segmenter_digest', 'labels_from', 'cell_labels', 'outer_perimeter', 'measure',
+           'measure_cell', 'cell_features', 'feature_key', 'mask_kind', 'features_manifest', 'TabPrep']
 
 # %% ../../nbs/32_image.features.ipynb #f3a1c006
 # Herlev's colour code. Grey marks an uncertain band at the cell's border (see the pairs below): it is part of the cell.
@@ -37,24 +37,6 @@ def snap_colours(mask:np.ndarray, # colour-coded mask (H, W, 3)
     return np.array(list(colours.values()), np.uint8)[d.argmin(-1)]
 
 # %% ../../nbs/32_image.features.ipynb #f3a1c009
-def _band(pad:np.ndarray) -> int:
-    "Width of the padding at both ends of a line of flags: the shorter end's run (the paste is centred)"
-    if pad.all(): return 0  # a uniform image: nothing to find
-    return int(min(np.argmin(pad), np.argmin(pad[::-1])))
-
-def content_box(img:np.ndarray, # RGB image (H, W, 3)
-                tol=6, # largest channel difference from the pad colour still counted as pad
-                share=0.9, # share of a row's (column's) pixels that must be pad for it to be padding
-               ) -> tuple[int, int, int, int]:
-    "`(top, bottom, left, right)` of an image without the uniform bands it was centred in (end-exclusive)"
-    a = np.asarray(img, np.int16)
-    h, w = a.shape[:2]
-    for axis, edge in ((1, a[0]), (0, a[:, 0])):  # bands above and below, then left and right
-        pad = (np.abs(a - np.median(edge, 0)).max(-1) <= tol).mean(axis) >= share
-        p = _band(pad)
-        if p: return (p, h - p, 0, w) if axis == 1 else (0, h, p, w - p)
-    return 0, h, 0, w
-
 def fit_to_box(labels:np.ndarray, # a label image (any size)
                box:tuple, # `(top, bottom, left, right)`, as `content_box` gives
                shape:tuple, # the image's (H, W)

@@ -20,7 +20,7 @@ from ..data.core import check_image
 
 # %% auto #0
 __all__ = ['FILTERS', 'to_rgb8', 'read_rgb', 'CellImage', 'median_clahe', 'nlm_denoise', 'apply_filters', 'CytoFilter',
-           'pad_resize', 'valid_item', 'preprocess_folder']
+           'pad_resize', 'valid_item', 'content_box', 'preprocess_folder']
 
 # %% ../../nbs/30_image.preprocess.ipynb #cfc151f7
 def to_rgb8(a:np.ndarray) -> np.ndarray:
@@ -110,6 +110,26 @@ def valid_item(img, # an image file, or an RGB PIL image already read
     if filters: img = Image.fromarray(apply_filters(np.array(img), filters))
     if resize == 'pad' and pad_mode == 'zeros': return pad_resize(img, size)
     return Resize(size, method=resize, pad_mode=pad_mode)(img, split_idx=1)
+
+# %% ../../nbs/30_image.preprocess.ipynb #915fd068
+def _band(pad:np.ndarray) -> int:
+    "Width of the padding at both ends of a line of flags: the shorter end's run (the paste is centred)"
+    if pad.all(): return 0  # a uniform image: nothing to find
+    return int(min(np.argmin(pad), np.argmin(pad[::-1])))
+
+def content_box(img:np.ndarray, # RGB image (H, W, 3)
+                tol=6, # largest channel difference from the pad colour still counted as pad
+                share=0.9, # share of a row's (column's) pixels that must be pad for it to be padding
+               ) -> tuple[int, int, int, int]:
+    "`(top, bottom, left, right)` of an image without the uniform bands it was centred in (end-exclusive)"
+    a = np.asarray(img, np.int16)
+    h, w = a.shape[:2]
+    for axis, edge in ((1, a[0]), (0, a[:, 0])):  # bands above and below, then left and right
+        pad = (np.abs(a - np.median(edge, 0)).max(-1) <= tol).mean(axis) >= share
+        p = _band(pad)
+        if p: return (p, h - p, 0, w) if axis == 1 else (0, h, p, w - p)
+    return 0, h, 0, w
+
 
 # %% ../../nbs/30_image.preprocess.ipynb #e30a44ef
 def _filter_one(job, steps):

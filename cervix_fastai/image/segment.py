@@ -19,7 +19,7 @@ from scipy.ndimage import binary_fill_holes, binary_opening
 from ..core import DataError, atomic_write
 from ..data.masks import BACKGROUND, CYTOPLASM, NUCLEUS
 from ..models import create_body, norm_stats
-from .preprocess import pad_resize
+from .preprocess import pad_resize, content_box
 from ..data.synth import render_slide, CELL_LOOKS
 
 # %% auto #0
@@ -63,13 +63,15 @@ def _central(mask:np.ndarray) -> np.ndarray:
     return lab == idx[np.argmax(area * near ** 2)]
 
 def classical_labels(img:np.ndarray, # RGB uint8 (H, W, 3)
-                     pad_tol:int=8, # pixels with every channel at or below this are padding (black bands), never cell
+                     pad_tol:int=8, # pixels with every channel at or below this are padding (black), never cell
                     ) -> np.ndarray:
     "Label image of `img` without training: three-level Otsu on grey for the cell, Otsu on haematoxylin (`rgb2hed`) within it for the nucleus"
     img = np.asarray(img)
     if img.ndim != 3 or img.shape[2] != 3: raise DataError(f'an RGB image (H, W, 3) is needed, got shape {img.shape}')
     out = np.zeros(img.shape[:2], np.uint8)
-    content = img.max(-1) > pad_tol
+    t, b, l, r = content_box(img)  # bands of one colour the image was centred in (black, grey, blue ...) hold no cell
+    content = np.zeros(img.shape[:2], bool); content[t:b, l:r] = True
+    content &= img.max(-1) > pad_tol
     grey = img.astype(np.float32).mean(-1)
     if content.sum() < 16 or np.ptp(grey[content]) == 0: return out  # nothing to separate
     try: t = threshold_multiotsu(grey[content], 3)[-1]  # background | cytoplasm | nucleus: the cell is below the upper level
@@ -81,7 +83,7 @@ def classical_labels(img:np.ndarray, # RGB uint8 (H, W, 3)
     if np.ptp(haem[cell]) == 0: return out
     out[_central(binary_fill_holes(binary_opening((haem > threshold_otsu(haem[cell])) & cell)))] = NUCLEUS
     return out
-classical_labels.digest = 'classical_labels 1'  # what cached measurements from its masks depend on: change it when the method changes
+classical_labels.digest = 'classical_labels 2'  # what cached measurements from its masks depend on: change it when the method changes
 
 # %% ../../nbs/34_image.segment.ipynb #9cf25a56
 class SegmenterNet(nn.Module):
