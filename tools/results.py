@@ -8,7 +8,7 @@ It reads `--runs/study/study.json` (`bench/herlev_study.py`), `--runs/recipe.csv
 is computed here, every number is the scripts' own."""
 import argparse, json, sys
 from pathlib import Path
-import numpy as np, pandas as pd
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
@@ -36,8 +36,9 @@ def masks_lines(m:dict) -> list[str]:
     rows = [dict(name=r['model'], f1_macro=r['f1_macro'], f1_lo=r['f1_ci'][0], f1_hi=r['f1_ci'][1], accuracy=r['accuracy'], acc_lo=r['acc_ci'][0],
                  acc_hi=r['acc_ci'][1], binary_acc=r['binary_acc'], bin_lo=r['bin_ci'][0], bin_hi=r['bin_ci'][1]) for r in m['table']]
     secs = [x for x in m.get('segmenter_seconds', []) if x]
-    took = f", {np.mean(secs) / 60:.1f} minutes of training per fold" if secs else ''
-    return [f"**Masks for every cell** (`python bench/herlev_masks.py`{took}): for each fold a segmenter "
+    took = f"; each fold's segmenter trained in {min(secs) / 60:.1f} to {max(secs) / 60:.1f} minutes, the longer ones beside other runs" if secs else ''
+    cmd = 'python bench/herlev_masks.py' + (' --fusion' if any(r['model'].startswith('fusion') for r in m['table']) else '')
+    return [f"**Masks for every cell** (`{cmd}`{took}): for each fold a segmenter "
             "trained on the other folds' cells (`fit_segmenter`, its defaults) predicts the masks of cells it never saw; the classical "
             "baseline (`classical_labels`) needs no training. Dice and IoU at each image's own size, mean over cells (range over the five folds):",
             '', *seg, '', 'What the predicted masks change in the measurements, against the true masks:', '', *err, '',

@@ -72,7 +72,7 @@ def augment(manifest:str, # a divided manifest (CSV with a `split` column)
 def features(src:str, # a data folder or a CSV manifest
              out:str='features.csv', # the table to write (also read as a cache: cells measured before are not measured again)
              mask_dir:str=None, # a folder of label images <stem>.png, when the masks are not beside the images
-             align:str='auto', # how Herlev masks are placed on their images: auto, stretch or content
+             align:str='auto', # how Herlev masks are placed on their images: auto, canvas (as stored) or box (into the content box)
              debug:store_true=False, # show the traceback of an error
             ):
     "Measure each cell (nucleus and cytoplasm: area, shape, colour) from its mask or boundary files"
