@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.segment.html.md"""
 
 # %% ../../nbs/58_train.segment.ipynb #ddd311ef
 from __future__ import annotations
-import time
+import contextlib, time
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from PIL import Image
 from fastai.data.load import DataLoader
@@ -17,7 +17,7 @@ from ..core import DataError, maybe_progress
 from ..data.masks import BACKGROUND, NUCLEUS
 from ..image.preprocess import read_rgb, pad_resize
 from ..image.features import cell_labels
-from ..image.segment import SegmenterNet, Segmenter, save_segmenter, seg_scores
+from ..image.segment import SegmenterNet, Segmenter, save_segmenter, seg_scores, SEG_PARTS
 from .backbone import torch_threads  # (which also gives Learner its `fit_one_cycle`)
 
 # %% auto #0
@@ -63,11 +63,16 @@ def seg_loss(logits:torch.Tensor, # (N, 3, H, W)
     dice = _soft_dice(p[:, NUCLEUS], (y == NUCLEUS).float()) + _soft_dice(1 - p[:, BACKGROUND], (y != BACKGROUND).float())
     return F.cross_entropy(logits, y) + dice.mean()
 
-def dice_nucleus(logits, y): return 1 - _soft_dice((logits.argmax(1) == NUCLEUS).float(), (y == NUCLEUS).float()).mean()
-def dice_cell(logits, y): return 1 - _soft_dice((logits.argmax(1) != BACKGROUND).float(), (y != BACKGROUND).float()).mean()
+def _hard_dice(part:str):
+    "The batch's mean Dice of one of `SEG_PARTS`, from the arg-max of the logits"
+    sel = SEG_PARTS[part]
+    return lambda logits, y: 1 - _soft_dice(sel(logits.argmax(1)).float(), sel(y).float()).mean()
+
+def dice_nucleus(logits, y): return _hard_dice('nucleus')(logits, y)
+def dice_cell(logits, y): return _hard_dice('cell')(logits, y)
 
 # %% ../../nbs/58_train.segment.ipynb #d9f09252
-def _rows(data, mask_dir) -> pd.DataFrame:
+def _rows(data) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         if 'path' not in data.columns: raise DataError('the manifest has no `path` column')
         return data
@@ -88,7 +93,7 @@ def fit_segmenter(data, # a manifest with `path` (rows with `split == 'valid'` a
                   progress:bool|None=None, # bars while reading and training
                  ) -> Segmenter:
     "A `Segmenter` trained on the cells' own masks; `meta` records what it saw and, with a validation split, how it scored"
-    df = _rows(data, mask_dir)
+    df = _rows(data)
     valid = df.split.eq('valid').to_numpy() if 'split' in df.columns else np.zeros(len(df), bool)
     train = df[~valid & (df.split.ne('test').to_numpy() if 'split' in df.columns else True)]
     if len(train) < 2: raise DataError(f'{len(train)} training cells: a segmenter needs at least 2')
@@ -101,11 +106,9 @@ def fit_segmenter(data, # a manifest with `path` (rows with `split == 'valid'` a
         vx = min(len(x), 2 * bs)  # fastai wants a validation loader: a few training items, unturned (never reported)
         learn = Learner(DataLoaders(dl, DataLoader(SegItems(x[:vx], y[:vx]), bs=bs)), net, loss_func=seg_loss,
                         metrics=[dice_nucleus, dice_cell] if progress else [])
-        ctx = [learn.no_bar(), learn.no_logging()] if not progress else []
-        for c in ctx: c.__enter__()
-        try: learn.fit_one_cycle(epochs, lr)
-        finally:
-            for c in reversed(ctx): c.__exit__(None, None, None)
+        with contextlib.ExitStack() as quiet:
+            if not progress: quiet.enter_context(learn.no_bar()); quiet.enter_context(learn.no_logging())
+            learn.fit_one_cycle(epochs, lr)
         seg = Segmenter(net.eval(), size, dict(arch=arch, depth=depth, epochs=epochs, lr=lr, bs=bs, seed=seed, pretrained=bool(pretrained),
                                                trained_on=f'{len(train)} cells' + (f' of {train.group.nunique()} slides' if 'group' in train else ''),
                                                seconds=round(time.time() - t0, 1)))
