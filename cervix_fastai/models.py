@@ -19,8 +19,9 @@ from fastai.vision.core import imagenet_stats
 # %% auto #0
 __all__ = ['BACKBONES', 'Backbone', 'register_backbone', 'get_backbone', 'list_backbones', 'installed_weights', 'map_in_order',
            'source_model', 'cut_model', 'TimmBody', 'create_head', 'body_out', 'with_head', 'create_body',
-           'create_model', 'norm_stats', 'param_groups', 'backbone_splitter', 'map_sizes', 'cam_layer_name', 'tab_mlp',
-           'FusionHead', 'FusionModel', 'create_fusion_model', 'check_backbone']
+           'create_model', 'norm_stats', 'first_conv', 'in_channels', 'widen_input', 'param_groups',
+           'backbone_splitter', 'map_sizes', 'cam_layer_name', 'tab_mlp', 'FusionHead', 'FusionModel',
+           'create_fusion_model', 'check_backbone']
 
 # %% ../nbs/01_models.ipynb #e469238c
 @dataclass(frozen=True)
@@ -233,10 +234,11 @@ def create_model(arch, # name or `Backbone`
                  n_out:int, # number of classes
                  pretrained=True,
                  weights=None, # see `source_model`
+                 n_in=3, # input channels: 3 (RGB), more for images with extra planes (see `widen_input`)
                  **head_kwargs # passed to `create_head`
                 ) -> nn.Sequential:
     "`nn.Sequential(body, head)` as fastai's `vision_learner` builds it, from any registered backbone"
-    return with_head(create_body(arch, pretrained, weights), n_out, **head_kwargs)
+    return widen_input(with_head(create_body(arch, pretrained, weights), n_out, **head_kwargs), n_in)
 
 def norm_stats(arch) -> tuple:
     "Mean and std the backbone was pretrained with"
@@ -244,6 +246,34 @@ def norm_stats(arch) -> tuple:
     if bb.source == 'torchvision': return imagenet_stats
     cfg = timm.get_pretrained_cfg(bb.model)
     return (tuple(cfg.mean), tuple(cfg.std)) if cfg is not None else imagenet_stats
+
+# %% ../nbs/01_models.ipynb #0687b6bd
+def first_conv(model:nn.Module) -> nn.Conv2d:
+    "The first convolution the input meets: the one that decides how many channels a model takes"
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None: raise ValueError(f'{type(model).__name__} has no convolution')
+    return conv
+
+def in_channels(model:nn.Module) -> int:
+    "How many input channels `model` takes"
+    return first_conv(model).in_channels
+
+def widen_input(model:nn.Module, # a model whose first convolution takes RGB
+                n_in:int, # the channels it must take: RGB first, then the extra planes
+                scale=0.1, # the new channels' filters: random, this fraction of the RGB filters' standard deviation
+                seed=0, # of those random filters (the same model from the same seed)
+               ) -> nn.Module:
+    "`model` taking `n_in` channels: its first convolution widened in place, the RGB filters kept, the extra planes' filters small"
+    conv, n_in = first_conv(model), int(n_in)
+    if conv.in_channels == n_in: return model
+    if conv.in_channels != 3 or n_in < 3 or conv.groups != 1: raise ValueError(f'widen_input widens an RGB input (3 channels) to more, got {conv.in_channels} → {n_in}')
+    w = conv.weight.detach()
+    g = torch.Generator().manual_seed(seed)
+    extra = torch.randn(w.shape[0], n_in - 3, *w.shape[2:], generator=g).to(w) * (scale * float(w.std()))
+    conv.weight = nn.Parameter(torch.cat([w, extra], 1), requires_grad=conv.weight.requires_grad)
+    conv.in_channels = n_in  # (timm's same-padding convolutions too: their forward reads the weight)
+    return model
+
 
 # %% ../nbs/01_models.ipynb #87a17dfd
 def _n_params(m): return sum(p.numel() for p in m.parameters())
@@ -287,7 +317,7 @@ def map_sizes(model:nn.Sequential, # `nn.Sequential(body, head)`
     was = model.training
     try:
         model.eval()
-        with torch.no_grad(): model[0](torch.zeros(1, 3, size, size))
+        with torch.no_grad(): model[0](torch.zeros(1, in_channels(model), size, size))
     finally:
         for h in hooks: h.remove()
         model.train(was)

@@ -81,12 +81,13 @@ class CytoAugment(RandTransform):
         grid = F.affine_grid(mat.to(x), (n, c, *sz), align_corners=True)
         x = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=True)
         if not self.train: return TensorImage(x)
+        x, planes = x[:, :3], x[:, 3:]  # mask planes (see `ItemCache`'s masks) move with the cell but take no colour
         x = _colour_map(x, hue_matrix(self.hue)).clamp_(0, 1)
         s, cst, g = self.saturation[:, None, None], self.contrast[:, None, None], torch.tensor(LUMA)
         m = cst * (s * torch.eye(3) + (1 - s) * g.expand(3, 3))  # on logits, as fastai's lighting: contrast, and saturation toward grey
         t = torch.logit(self.brightness) * self.contrast * (self.saturation + (1 - self.saturation) * g.sum())  # the brightness shift through both
         l = torch.logit(x, 1e-7).view(n, 3, -1)
-        return TensorImage(torch.baddbmm(t.view(n, 1, 1).expand(n, 3, 1).to(x), m.to(x), l).view(n, 3, *sz).sigmoid_())
+        return TensorImage(torch.cat([torch.baddbmm(t.view(n, 1, 1).expand(n, 3, 1).to(x), m.to(x), l).view(n, 3, *sz).sigmoid_(), planes], 1))
 
 @delegates(CytoAugment)
 def cyto_aug_transforms(**kwargs) -> list:

@@ -16,6 +16,7 @@ from fastai.vision.augment import RandTransform
 from fastai.torch_core import TensorImage
 from ..core import atomic_write, sha256_file
 from .preprocess import read_rgb, valid_item
+from .features import mask_planes, segmenter_digest, MASK_CHANNELS
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'file_digest', 'free_memory', 'zero_margins', 'ItemCache', 'placed', 'CachedImage']
@@ -53,17 +54,21 @@ def zero_margins(x:np.ndarray) -> tuple[int, int, int, int]:
     return (int(r[0]), len(rows) - 1 - int(r[-1]), int(c[0]), len(cols) - 1 - int(c[-1]))
 
 class ItemCache:
-    "Each image decoded, filtered and pad-resized once, as the validation pipeline makes it: uint8 (n, 3, size, size) in memory, or memory-mapped"
+    "Each image decoded, filtered and pad-resized once, as the validation pipeline makes it: uint8 (n, channels, size, size) in memory, or memory-mapped"
     def __init__(self, size:int, # the side of the square each image is padded and resized to
                  filters=(), # names of preprocessing `FILTERS`, applied before resizing
                  pad_mode='zeros',
                  folder=None, # where a cache too large for memory goes (None: a temporary folder, removed with the cache)
                  max_memory:int|None=None, # bytes the cache may hold in memory (None: a quarter of `free_memory`)
                  threads:int|None=None, # decoding threads (None: one per core)
+                 masks:dict|None=None, # mask planes after RGB: `mask_planes`' arguments (`masks`, `mask_dir`, `align`, `segmenter`); None: RGB only
                 ):
         self.size, self.filters, self.pad_mode, self.folder = int(size), tuple(filters), pad_mode, folder
-        self.max_memory, self.threads = max_memory, threads
+        self.max_memory, self.threads, self.masks = max_memory, threads, None if masks is None else dict(masks)
         self._empty()
+
+    @property
+    def channels(self) -> int: return 3 + (0 if self.masks is None else len(MASK_CHANNELS))
 
     def _empty(self): self.rows, self.data, self.info, self.file, self._tmp = {}, None, None, None, None
 
@@ -71,6 +76,7 @@ class ItemCache:
         "One image as the validation pipeline makes it (uint8 CHW), and its height and width before resizing and its zero margins after"
         img = Image.fromarray(read_rgb(path))
         x = np.asarray(valid_item(img, self.size, self.filters, 'pad', self.pad_mode)).transpose(2, 0, 1)
+        if self.masks is not None: x = np.concatenate([x, mask_planes(path, self.size, **self.masks)])  # the planes are zero where the padding is
         return x, (img.height, img.width, *zero_margins(x))
 
     def __len__(self): return len(self.rows)
@@ -79,14 +85,17 @@ class ItemCache:
     def nbytes(self) -> int: return 0 if self.data is None else self.data.nbytes
     def __repr__(self):
         where = 'in memory' if self.file is None else f'in {self.file}'
-        return f"ItemCache({len(self)} images at {self.size} px, {self.nbytes / 2**20:.0f} MB {where})"
+        planes = '' if self.masks is None else f" with {'predicted ' if self.masks.get('masks') == 'predicted' else ''}mask planes"
+        return f"ItemCache({len(self)} images at {self.size} px{planes}, {self.nbytes / 2**20:.0f} MB {where})"
 
 # %% ../../nbs/33_image.cache.ipynb #8b47a301
 _OURS = re.compile(r'items-[0-9a-f]{16}\.(u8|json)')
 
 def _key(self:ItemCache, digests:list) -> str:
     "The name of the cache file for these settings and these files' contents"
-    spec = json.dumps([CACHE_VERSION, self.size, self.filters, self.pad_mode, digests])
+    m = self.masks
+    planes = [] if m is None else [[m.get('masks', 'auto'), str(m.get('mask_dir')), m.get('align', 'auto'), segmenter_digest(m.get('segmenter', 'auto'))]]
+    spec = json.dumps([CACHE_VERSION, self.size, self.filters, self.pad_mode, digests, *planes])
     return f'items-{hashlib.sha256(spec.encode()).hexdigest()[:16]}'
 
 def _reserve(f:Path, nbytes:int) -> bool:
@@ -108,7 +117,7 @@ def _open_file(self:ItemCache, paths:list) -> bool:
     folder = Path(self.folder or self._tmp.name)
     folder.mkdir(parents=True, exist_ok=True)
     file = folder/f'{_key(self, [file_digest(p) for p in paths])}.u8'
-    index, shape = file.with_suffix('.json'), (len(paths), 3, self.size, self.size)
+    index, shape = file.with_suffix('.json'), (len(paths), self.channels, self.size, self.size)
     if index.is_file() and file.is_file() and not file.is_symlink():  # the index is written last: a complete file
         ix = json.loads(index.read_text())
         self.file, self.data, self.info = file, np.memmap(file, np.uint8, 'r', shape=shape), np.array(ix['info'], np.int32)
@@ -128,11 +137,11 @@ def fill(self:ItemCache, paths, # image paths (repeats are decoded once)
     "Decode each of `paths` once, on a thread per core, into memory or a memory-mapped file"
     self._empty()
     paths = list(dict.fromkeys(map(str, paths)))
-    n, item = len(paths), 3 * self.size ** 2
+    n, item = len(paths), self.channels * self.size ** 2
     budget = self.max_memory if self.max_memory is not None else free_memory() // 4
     if n * item > budget:
         if not _open_file(self, paths): return self  # read back whole, or no room: nothing to decode now
-    else: self.data = np.empty((n, 3, self.size, self.size), np.uint8)
+    else: self.data = np.empty((n, self.channels, self.size, self.size), np.uint8)
     self.info = np.zeros((n, 6), np.int32)  # height, width, and the zero margins: top, bottom, left, right
     def one(i):
         try: self.data[i], self.info[i] = self.decode(paths[i])
@@ -156,15 +165,16 @@ def __getitem__(self:ItemCache, path) -> tuple[torch.Tensor, tuple]:
 
 @patch
 def __getstate__(self:ItemCache) -> dict:
-    "Pickled (fastai's `export.pkl`, a spawned worker): the settings, not the images"
-    return {**self.__dict__, 'rows': {}, 'data': None, 'info': None, 'file': None, '_tmp': None}
+    "Pickled (fastai's `export.pkl`, a spawned worker): the settings, not the images (a segmenter object: the process's default)"
+    m = self.masks if self.masks is None or isinstance(self.masks.get('segmenter', 'auto'), str) else {**self.masks, 'segmenter': 'auto'}
+    return {**self.__dict__, 'rows': {}, 'data': None, 'info': None, 'file': None, '_tmp': None, 'masks': m}
 
 # %% ../../nbs/33_image.cache.ipynb #d2bc6bba
 def _shift(n:int, cp:int, size:int, pct:float) -> int:
     "How far (output pixels) fastai's padding `Resize` moves a side of `n` of `cp` pixels from the middle for the draw `pct`"
     return 0 if n >= cp else round((int(0.5 * (n - cp)) - int(pct * (n - cp))) * size / cp)
 
-def placed(x:torch.Tensor, # a centred, cached item (3, size, size)
+def placed(x:torch.Tensor, # a centred, cached item (channels, size, size)
            info:tuple, # its height and width before resizing, and its zero margins (`ItemCache`)
            pcts:tuple, # fastai's `Resize` draws: where the image sits in its padding, across and down (0.5: the middle)
           ) -> torch.Tensor:

@@ -16,13 +16,14 @@ from scipy.ndimage import binary_erosion, binary_fill_holes, gaussian_filter
 from ..core import DataError, atomic_write, maybe_progress, as_text
 from ..data.core import herlev_mask
 from ..data.masks import cell_masks, BACKGROUND, CYTOPLASM, NUCLEUS
-from .preprocess import read_rgb, content_box
+from .preprocess import read_rgb, content_box, pad_resize
 from .segment import default_segmenter, classical_labels, segmenter_name
 
 # %% auto #0
-__all__ = ['HERLEV_COLOURS', 'SHAPE', 'FEATURES', 'FEATURES_VERSION', 'snap_colours', 'fit_to_box', 'place_mask', 'mask_source',
-           'resolve_segmenter', 'segmenter_digest', 'labels_from', 'cell_labels', 'outer_perimeter', 'measure',
-           'measure_cell', 'cell_features', 'feature_key', 'mask_kind', 'features_manifest', 'TabPrep']
+__all__ = ['HERLEV_COLOURS', 'MASK_CHANNELS', 'MASK_STATS', 'MASK_INPUTS', 'SHAPE', 'FEATURES', 'FEATURES_VERSION',
+           'snap_colours', 'fit_to_box', 'place_mask', 'mask_source', 'resolve_segmenter', 'segmenter_digest',
+           'labels_from', 'cell_labels', 'mask_planes', 'outer_perimeter', 'measure', 'measure_cell', 'cell_features',
+           'feature_key', 'mask_kind', 'features_manifest', 'TabPrep']
 
 # %% ../../nbs/32_image.features.ipynb #f3a1c006
 # Herlev's colour code. Grey marks an uncertain band at the cell's border (see the pairs below): it is part of the cell.
@@ -135,6 +136,36 @@ def _own_labels(path, kind, files, img, align) -> np.ndarray:
     if lab.shape != img.shape[:2] or lab.max(initial=0) > NUCLEUS:
         raise DataError(f'{files[0]}: a label image of shape {img.shape[:2]} with values 0, 1, 2 is needed, got shape {lab.shape}, max {lab.max(initial=0)}')
     return lab.astype(np.uint8)
+
+# %% ../../nbs/32_image.features.ipynb #f60007b0
+MASK_CHANNELS = ('nucleus', 'cell')  # the planes after RGB of a model with masks as input: 255 inside, 0 outside
+MASK_STATS = (0.5, 0.5)  # their normalisation (mean, std), after scaling to [0, 1]: -1 outside, +1 inside
+MASK_INPUTS = ('auto', 'predicted')  # a cell's own masks where it has them (else predicted), or always the segmenter's
+
+# what Pillow's `ImageOps.exif_transpose` does for each EXIF orientation
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
+def _turned_as(im:Image.Image, path) -> Image.Image:
+    "`im` (drawn on `path`'s stored pixels) turned as `read_rgb` turns the image: by its EXIF orientation"
+    with Image.open(path) as f: o = f.getexif().get(0x0112, 1)
+    return im.transpose(_TURNS[o]) if o in _TURNS else im
+
+def mask_planes(path, # a cell image
+                size:int, # the side of the square its image is padded and resized to
+                masks='auto', # one of `MASK_INPUTS`
+                mask_dir=None, # see `mask_source`
+                align='auto', # how a Herlev mask is placed (see `place_mask`)
+                segmenter='auto', # for cells without masks (every cell with masks='predicted'): see `resolve_segmenter`
+               ) -> np.ndarray:
+    "The cell's `MASK_CHANNELS` (uint8 0/255, 2 × size × size), placed as `valid_item` places its image"
+    if masks not in MASK_INPUTS: raise ValueError(f'masks={masks!r}: one of {MASK_INPUTS}')
+    if masks == 'predicted':
+        if (seg := resolve_segmenter(segmenter)) is None: raise ValueError("masks='predicted' needs a segmenter")
+        lab = seg(read_rgb(path, turn=False))
+    else: lab = cell_labels(path, mask_dir, None, align, segmenter)
+    lab = np.asarray(pad_resize(_turned_as(Image.fromarray(np.asarray(lab, np.uint8)), path), size, Image.NEAREST))
+    return np.stack([lab == NUCLEUS, lab != BACKGROUND]).astype(np.uint8) * 255
 
 # %% ../../nbs/32_image.features.ipynb #f3a1c016
 SHAPE = ('area', 'perimeter', 'eccentricity', 'solidity', 'major', 'minor', 'roundness')
