@@ -298,7 +298,8 @@ def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
     first = cfg['weights'] is not None and name == cfg['members'][0]  # the offline weights are the first member's
     kw = {**{s.name: cfg[s.name] for s in SETTINGS if s.job and s.name != 'recipe'},  # (a recipe is already in the settings)
           'quiet': not progress, 'resume': resume, 'filters': tuple(cfg['filters']), 'pretrained': cfg['pretrained'] or first,
-          'weights': cfg['weights'] if first else None, 'mixup': 0. if fusion else cfg['mixup']}  # MixUp blends images, not table rows
+          'weights': cfg['weights'] if first else None, 'mixup': 0. if fusion else cfg['mixup'],  # MixUp blends images, not table rows
+          'masks_in': None if fusion else cfg['masks_in']}  # a fusion member reads the masks as measurements
     if fusion: kw.update(fit=fit_fusion, cache=od.root/RunLayout.FEATURES)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'Nothing to resume')  # a member the killed run had not started

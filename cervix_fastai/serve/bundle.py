@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/serve.bundle.html.md"""
 
 # %% ../../nbs/42_serve.bundle.ipynb #6b39c297
 from __future__ import annotations
-import hashlib, json, math
+import hashlib, json, math, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import save_file, load_file
@@ -15,7 +15,7 @@ from .. import __version__
 from ..core import DataError, atomic_write, OutDir, sha256_file
 from ..image.preprocess import FILTERS
 from ..models import create_model, create_fusion_model, get_backbone
-from ..image.features import TabPrep
+from ..image.features import TabPrep, MASK_CHANNELS, MASK_INPUTS, segmenter_digest
 from ..evaluate.metrics import apply_temperature, fit_temperature
 from ..evaluate.conformal import aps_scores, file_draws
 from .predictor import ModelPredictor
@@ -41,6 +41,8 @@ RESIZES, PAD_MODES = ('pad', 'crop', 'squish'), ('zeros', 'border', 'reflection'
 
 def _finite(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
+def _channels(meta:dict) -> int: return 3 + (len(MASK_CHANNELS) if meta.get('masks_in') in MASK_INPUTS else 0)
+
 def meta_problems(meta) -> list[str]:
     "What is wrong with a bundle description (empty when nothing is)"
     if not isinstance(meta, dict): return ['it is not a JSON object']
@@ -56,8 +58,9 @@ def meta_problems(meta) -> list[str]:
         (isinstance(s, int) and not isinstance(s, bool) and 16 <= s <= 4096, f'size must be a whole number from 16 to 4096, got {s!r}'),
         (meta['resize'] in RESIZES, f"resize must be one of {RESIZES}, got {meta['resize']!r}"),
         (meta['pad_mode'] in PAD_MODES, f"pad_mode must be one of {PAD_MODES}, got {meta['pad_mode']!r}"),
-        (isinstance(st, list) and len(st) == 2 and all(isinstance(r, list) and len(r) == 3 and all(map(_finite, r)) for r in st)
-         and all(x > 0 for x in st[1]), f'stats must be [mean, std] of 3 finite numbers each, std above 0, got {st!r}'),
+        (meta.get('masks_in') in (None, *MASK_INPUTS), f"masks_in must be one of {MASK_INPUTS}, got {meta.get('masks_in')!r}"),
+        (isinstance(st, list) and len(st) == 2 and all(isinstance(r, list) and len(r) == _channels(meta) and all(map(_finite, r)) for r in st)
+         and all(x > 0 for x in st[1]), f'stats must be [mean, std] of {_channels(meta)} finite numbers each, std above 0, got {st!r}'),
         (isinstance(meta['filters'], list) and all(isinstance(f, str) and f in FILTERS for f in meta['filters']), f"filters must be names in {list(FILTERS)}, got {meta['filters']!r}"),
         (_finite(meta['temperature']) and meta['temperature'] > 0, f"temperature must be a finite number above 0, got {meta['temperature']!r}"),
         (isinstance(meta['weights_sha256'], str) and len(meta['weights_sha256']) == 64, 'weights_sha256 is not a SHA-256'),
@@ -102,6 +105,7 @@ def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
                 pad_mode=m.pad_mode, stats=[list(s) for s in m.stats], filters=list(m.filters),
                 temperature=m.temperature, weights_sha256='0' * 64, cervix_fastai=__version__)
     if m.tab is not None: meta['tabular'] = m.tab.to_dict()
+    if m.masks_in is not None: meta.update(masks_in=m.masks_in, segmenter=segmenter_digest('auto'))  # whose masks its planes may be
     bad = meta_problems(meta)
     if bad: raise DataError(f'Cannot export {m.name}: ' + '; '.join(bad))
     sd = {k: v.detach().cpu().contiguous() for k, v in m.model.state_dict().items()}
@@ -146,7 +150,7 @@ class Bundle(ModelPredictor):
     def __init__(self, model, meta:dict, path:Path):
         super().__init__(model, meta['vocab'], meta['size'], meta['stats'], meta.get('filters', ()), meta.get('temperature', 1.),
                          meta['arch'], meta.get('resize', 'pad'), meta.get('pad_mode', 'zeros'),
-                         tab=TabPrep.from_dict(meta['tabular']) if 'tabular' in meta else None)
+                         tab=TabPrep.from_dict(meta['tabular']) if 'tabular' in meta else None, masks_in=meta.get('masks_in'))
         self.meta, self.path = meta, Path(path)
         self.conformal = meta.get('conformal')  # the calibration cells' conformal scores (`calibrate`), or None
     def __repr__(self):
@@ -179,11 +183,14 @@ def load_bundle(path, device='cpu',
     path = Path(path)
     if engine not in ENGINES: raise DataError(f'engine must be one of {ENGINES}, got {engine!r}')
     meta = _checked_meta(path)
+    if meta.get('masks_in') and meta.get('segmenter', '') != (now := segmenter_digest('auto')):
+        warnings.warn(f"Bundle {path} learnt from mask planes of segmenter {meta.get('segmenter', '?')[:12]}; cells without masks now get "
+                      f"segmenter {now[:12]}'s (see use_segmenter)")
     if engine != 'torch': return OnnxBundle(meta, path, int8=engine.endswith('int8'))
     try: get_backbone(meta['arch'])
     except ValueError as e: raise DataError(f'Bundle {path}: {e}') from None
     n = len(meta['vocab'])
-    model = (create_model(meta['arch'], n, pretrained=False) if 'tabular' not in meta else
+    model = (create_model(meta['arch'], n, pretrained=False, n_in=_channels(meta)) if 'tabular' not in meta else
              create_fusion_model(meta['arch'], len(TabPrep.from_dict(meta['tabular'])), n, pretrained=False))
     try: sd = load_file(str(path/'model.safetensors'))
     except Exception as e: raise DataError(f'Bundle {path}: model.safetensors is not readable ({str(e)[:200]})') from None

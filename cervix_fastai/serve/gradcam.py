@@ -86,7 +86,7 @@ def _member_maps(m:ModelPredictor, files, pred, bs, layer, side) -> tuple[np.nda
         x, *rows = m.inputs(xs)
         cam = gradcam(m, x, pred[i:i + len(x)], layer, rows=rows[0] if rows else None)[0]
         maps.append(F.interpolate(torch.from_numpy(cam)[:, None], size=(side, side), mode='bilinear', align_corners=False)[:, 0].numpy())
-        imgs.append(xs[0].permute(0, 2, 3, 1).numpy()); i += len(x)
+        imgs.append(xs[0][:, :3].permute(0, 2, 3, 1).numpy()); i += len(x)  # the picture, without any mask planes
     return np.concatenate(maps), np.concatenate(imgs)
 
 def cam_files(model, # any predictor, bundle, ensemble or run folder, Learner, or `nn.Module`

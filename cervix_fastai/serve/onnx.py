@@ -22,7 +22,7 @@ class _Normalised(nn.Module):
     def __init__(self, model:nn.Module, stats):
         super().__init__()
         self.model = model
-        mean, std = (torch.tensor(s, dtype=torch.float32).view(1, 3, 1, 1) * 255 for s in stats)
+        mean, std = (torch.tensor(s, dtype=torch.float32).view(1, -1, 1, 1) * 255 for s in stats)  # RGB, and any mask planes
         self.register_buffer('mean', mean)
         self.register_buffer('std', std)
     def forward(self, image, *rows): return self.model((image.float() - self.mean) / self.std, *rows)
@@ -41,7 +41,7 @@ def export_onnx(p:ModelPredictor, # the network and how it is fed
     import onnxruntime as ort
     net = _Normalised(copy.deepcopy(p.model).cpu().float().eval(), p.stats).eval()
     g = torch.Generator().manual_seed(0)
-    args = (torch.randint(0, 256, (2, 3, p.size, p.size), dtype=torch.uint8, generator=g),
+    args = (torch.randint(0, 256, (2, len(p.stats[0]), p.size, p.size), dtype=torch.uint8, generator=g),
             *([] if p.tab is None else [torch.randn(2, len(p.tab), generator=g)]))
     names = ['image', 'rows'][:len(args)]
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # the exporter reports each step
@@ -61,7 +61,7 @@ def export_onnx(p:ModelPredictor, # the network and how it is fed
 
 # %% ../../nbs/41_serve.onnx.ipynb #q8000002
 def _calibration(p:ModelPredictor, files, n=256) -> np.ndarray:
-    "At most `n` of `files`, evenly spread, prepared as the ONNX graph takes them: uint8, N×3×size×size"
+    "At most `n` of `files`, evenly spread, prepared as the ONNX graph takes them: uint8, N×channels×size×size"
     if p.tab is not None: raise DataError('int8 export is for image models: a fusion model keeps its fp32 model.onnx')
     files = list(files)
     if not files: raise DataError('int8 needs calibration images: give image files (the validation split, say), or int8=True for a learner')

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from ..core import DataError, maybe_progress
 from ..image.preprocess import CytoFilter, valid_item
 from ..models import get_backbone, cam_layer_name, FusionModel
-from ..image.features import TabPrep, cell_features, FEATURES
+from ..image.features import TabPrep, cell_features, mask_planes, FEATURES, MASK_INPUTS
 from ..evaluate.metrics import apply_temperature
 
 # %% auto #0
@@ -88,8 +88,12 @@ class ModelPredictor(Predictor):
     def __init__(self, model:nn.Module, vocab, size:int, stats=imagenet_stats, filters=(), temperature=1., arch=None,
                  resize='pad', pad_mode='zeros', name=None,
                  tab:TabPrep|None=None, # a fusion model's table preprocessing (its second input)
+                 masks_in:str|None=None, # the model reads mask planes after RGB (see `mask_planes`): 'auto' or 'predicted'
                 ):
         if isinstance(model, FusionModel) and tab is None: raise DataError('A fusion model needs its table preprocessing: tab=TabPrep...')
+        if masks_in is not None and (masks_in not in MASK_INPUTS or (resize, pad_mode) != ('pad', 'zeros')):
+            raise DataError(f"mask planes are one of {MASK_INPUTS}, placed on zero padding: got {masks_in!r} with {resize}/{pad_mode}")
+        self.masks_in = masks_in
         self.model, self.vocab, self.size, self.arch = model.eval(), [str(v) for v in vocab], int(size), arch
         self.tab, self.rows, self.mask_dir, self.align = tab, None, None, 'auto'
         self.stats, self.filters = tuple(tuple(map(float, s)) for s in stats), tuple(filters)
@@ -99,12 +103,13 @@ class ModelPredictor(Predictor):
 
     def prepare(self, f) -> torch.Tensor:
         "One file as a uint8 CHW tensor, as the validation pipeline makes it"
-        img = valid_item(f, self.size, self.filters, self.resize, self.pad_mode)
-        return torch.from_numpy(np.array(img)).permute(2, 0, 1)  # a writable copy: torch warns on a read-only array
+        x = torch.from_numpy(np.array(valid_item(f, self.size, self.filters, self.resize, self.pad_mode))).permute(2, 0, 1)  # a writable copy: torch warns on a read-only array
+        if self.masks_in is None: return x
+        return torch.cat([x, torch.from_numpy(mask_planes(f, self.size, self.masks_in, self.mask_dir, self.align))])
 
     def normalize(self, x:torch.Tensor) -> torch.Tensor:
         "A uint8 batch scaled to [0, 1] and normalised as in training"
-        mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in self.stats)
+        mean, std = (torch.tensor(s).view(1, -1, 1, 1) for s in self.stats)  # RGB, and any mask planes
         return x.to(torch.float32, copy=True).div_(255).sub_(mean).div_(std)  # one new tensor (never the caller's), the same values as `(x / 255 - mean) / std`
 
     def inputs(self, xs:tuple) -> tuple:
@@ -172,10 +177,11 @@ def with_features(self:ModelPredictor, table:pd.DataFrame|None=None, # rows with
                   mask_dir=None, # a folder of label images (see `cell_labels`), for rows measured from masks
                   align='auto', # how a Herlev mask is placed (see `place_mask`)
                  ) -> ModelPredictor:
-    "A copy (the same network) that takes each file's row from `table`, or measures it from its mask"
-    if self.tab is None: return self
+    "A copy (the same network) that takes each file's row from `table`, or measures it from its mask (and its mask planes from `mask_dir`)"
+    if self.tab is None and self.masks_in is None: return self
     p = copy.copy(self)
     p.rows, p.mask_dir, p.align = None, mask_dir, align
+    if self.tab is None: return p  # mask planes only
     cols = self.tab.cont + self.tab.cat
     if table is not None and _measurable(self.tab) and not any(c in table.columns for c in cols): table = None  # a plain manifest: measure
     if table is None and not _measurable(self.tab): raise _needs_table(self)
@@ -195,5 +201,5 @@ def from_learner(cls:ModelPredictor, learn, # a fastai `Learner`, or a `FitResul
     "The learner's model, fed through its DataLoaders' validation pipeline"
     cfg = {**dls_config(learn.dls, getattr(learn.model, 'tab', None)), **getattr(learn, 'config', {})}
     return cls(learn.model, cfg['vocab'], cfg['size'], cfg['stats'], cfg['filters'], arch=arch or cfg.get('arch'),
-               resize=cfg['resize'], pad_mode=cfg['pad_mode'],
+               resize=cfg['resize'], pad_mode=cfg['pad_mode'], masks_in=cfg.get('masks_in'),
                tab=TabPrep.from_dict(cfg['tabular']) if 'tabular' in cfg else learn.model.tab if isinstance(learn.model, FusionModel) else None)  # a fusion export.pkl: on the model

@@ -35,12 +35,12 @@ from fastai.vision.core import imagenet_stats
 from fastai.vision.data import ImageBlock
 from ..core import DataError, atomic_write, as_text, on_screen
 from ..data.core import load_manifest
-from ..image.augment import cyto_aug_transforms
+from ..image.augment import cyto_aug_transforms, CytoAugment
 from ..image.cache import ItemCache, CachedImage
 from ..image.preprocess import CytoFilter, CellImage
-from ..models import get_backbone, create_model, with_head, norm_stats, backbone_splitter
+from ..models import get_backbone, create_model, with_head, norm_stats, backbone_splitter, widen_input
 from ..serve.predictor import dls_config
-from ..image.features import TabPrep
+from ..image.features import TabPrep, MASK_CHANNELS, MASK_STATS, segmenter_digest
 from ..distributed import init_distributed, launched, is_main, barrier, ddp_trainer
 from ..serve.bundle import Bundle, calibrate, export_bundle, load_bundle
 from ..evaluate.metrics import macro_f1
@@ -73,6 +73,7 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
                  tab:TabPrep|None=None, # a fusion model's table preprocessing: items become (image, table row) → label
                  cache_images:bool|ItemCache=True, # decode, filter and resize each image once (`ItemCache`); False: every epoch
                  cache_dir=None, # where a cache too large for memory goes (None: a temporary folder)
+                 masks_in:str|None=None, # each image's mask planes after its RGB (see `mask_planes`): 'auto', 'predicted'; None: RGB
                 ):
     "fastai DataLoaders over the train and valid rows of a manifest"
     vocab = sorted(df.label.astype(str).unique())
@@ -82,13 +83,15 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
         warnings.warn(f'batch size {bs} is more than the {n_train} training cells: batches of {n_train}')
         bs = n_train
     item_tfms = ([CytoFilter(filters)] if filters else []) + [Resize(size, method='pad', pad_mode='zeros')]
-    batch_tfms = (list(aug) if isinstance(aug, (list, tuple)) else cyto_aug_transforms() if aug else []) + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
+    augs = list(aug) if isinstance(aug, (list, tuple)) else cyto_aug_transforms() if aug else []
     if not isinstance(cache_images, (bool, ItemCache)): raise TypeError(f'cache_images takes True, False or an ItemCache, got {cache_images!r}')
-    cache = (ItemCache(size, filters, folder=cache_dir).fill(sub.path) if cache_images is True else
-             cache_images if isinstance(cache_images, ItemCache) else None)  # (an empty cache is falsy, and still a cache)
-    if cache is not None and (cache.size, cache.filters, cache.pad_mode) != (size, tuple(filters), 'zeros'):
-        raise DataError(f'The ItemCache holds {cache.size} px images with filters {list(cache.filters)} and {cache.pad_mode} padding; '
-                        f'these DataLoaders need {size} px, filters {list(filters)} and zeros')
+    if masks_in is not None: stats = _with_planes(augs, stats, cache_images, tab)
+    batch_tfms = augs + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
+    cache = (ItemCache(size, filters, folder=cache_dir, masks=None if masks_in is None else dict(masks=masks_in)).fill(sub.path)
+             if cache_images is True else cache_images if isinstance(cache_images, ItemCache) else None)  # (an empty cache is falsy, and still a cache)
+    if cache is not None and (cache.size, cache.filters, cache.pad_mode, (cache.masks or {}).get('masks')) != (size, tuple(filters), 'zeros', masks_in):
+        raise DataError(f'The ItemCache holds {cache.size} px images with filters {list(cache.filters)}, {cache.pad_mode} padding and mask planes '
+                        f"{(cache.masks or {}).get('masks')}; these DataLoaders need {size} px, filters {list(filters)}, zeros and {masks_in}")
     img = ImageBlock(CellImage) if cache is None else TransformBlock(type_tfms=CachedImage(cache), batch_tfms=IntToFloatTensor)  # `Resize` and `CytoFilter` let a cached tensor pass
     xs = [(img, ColReader('path'))] + ([] if tab is None else [(TransformBlock(), TableRows(tab, df))])
     dblock = DataBlock(blocks=(*[b for b, _ in xs], CategoryBlock(vocab=vocab)), getters=[*[g for _, g in xs], ColReader('label')],
@@ -105,6 +108,17 @@ class TableRows:
     def __call__(self, r) -> torch.Tensor:
         x = self.rows.get(self._key(r))
         return torch.from_numpy(self.tab(pd.DataFrame([r]))[0]) if x is None else x
+
+# %% ../../nbs/51_train.backbone.ipynb #cb3f34f5
+def _with_planes(augs:list, stats, cache_images, tab) -> tuple:
+    "The normalisation of images with mask planes after RGB; what cannot carry them, refused"
+    if tab is not None: raise DataError('masks_in is for image models: a fusion model reads the masks as its measurements')
+    if cache_images is False: raise DataError('masks_in reads the mask planes through the item cache: leave cache_images on')
+    if any(not isinstance(t, CytoAugment) for t in augs): raise DataError('masks_in takes the default augmentation (CytoAugment), '
+                                                                               "which leaves the planes' colour alone: aug=True or False")
+    k = len(MASK_CHANNELS)
+    return (tuple(stats[0]) + (MASK_STATS[0],) * k, tuple(stats[1]) + (MASK_STATS[1],) * k)
+
 
 # %% ../../nbs/51_train.backbone.ipynb #80124e3b
 class EpochLog(Callback):
@@ -266,11 +280,13 @@ def backbone_learner(dls, # DataLoaders of a single-label classifier
                      model:nn.Module|None=None, # train this `nn.Sequential(body, head)`-shaped model instead (e.g. a `FusionModel`)
                      class_weights=None, # None, 'balanced' or one weight per class
                      label_smoothing=0., # of the default loss: the target puts this much probability on all classes evenly
+                     n_in=3, # input channels: 3, or 5 for images with mask planes (`masks_in`; see `widen_input`)
                      **kwargs # more `Learner` arguments (`path`, `cbs`, `metrics`, `loss_func`, ...)
                     ) -> Learner:
     "A fastai `Learner` for `arch`: registry model, parameter groups, macro-F1 metrics"
     bb, n = get_backbone(arch), len(dls.vocab)
-    if model is None: model = create_model(bb, n, pretrained, weights) if init_body is None else with_head(copy.deepcopy(init_body), n)  # the source model stays as it was
+    if model is None: model = widen_input(create_model(bb, n, pretrained, weights) if init_body is None else
+                                          with_head(copy.deepcopy(init_body), n), n_in)  # the source model stays as it was
     if label_smoothing and 'loss_func' in kwargs: raise ValueError('label_smoothing is for the default loss: pass one or the other')
     kwargs.setdefault('loss_func', CrossEntropyLossFlat(weight=class_weights_for(dls, class_weights), label_smoothing=float(label_smoothing)))
     kwargs.setdefault('metrics', [accuracy, f1_macro(), fbeta_weighted()])
@@ -406,12 +422,12 @@ class FitResult(GetAttr):
     def __init__(self, learn:Learner, run:RunFolder, config:dict, manifest:pd.DataFrame|None=None): store_attr()
     def __repr__(self): return f"FitResult({self.config['arch']}, {len(self.config['vocab'])} classes, {self.run})"
 
-def _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images=True, cache_dir=None):
+def _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images=True, cache_dir=None, masks_in=None):
     "(DataLoaders, manifest or None) from whatever `data` is"
     if hasattr(data, 'train') and hasattr(data, 'valid'): return data, None
     df = load_manifest(data, seed=seed)
     return manifest_dls(df, size=size, bs=bs, stats=norm_stats(bb), aug=aug, filters=filters, num_workers=num_workers, seed=seed,
-                        cache_images=cache_images, cache_dir=cache_dir), df
+                        cache_images=cache_images, cache_dir=cache_dir, masks_in=masks_in), df
 
 # %% ../../nbs/51_train.backbone.ipynb #8206b7fa
 # lr_find runs with the body frozen, so for a trained body it measures the head alone and its valley sits low: on Herlev
@@ -531,6 +547,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  threads:int|None=None, # CPU threads for torch while training (None: as set); results depend on it
                  label_smoothing=0., # of the loss (see `backbone_learner`)
                  mixup=0., # MixUp's `alpha` on the training batches (0: none)
+                 masks_in:str|None=None, # the cell's nucleus and whole-cell masks as two more input channels: 'auto' (its own, else predicted) or 'predicted'
                  recipe:str|None=None, # a named preset (see `RECIPES`): its settings for every argument not given
                  distributed=False, # data-parallel in the processes a launcher (`torchrun`) started (see `distributed`)
                  **kwargs # more `backbone_learner` arguments
@@ -538,10 +555,10 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
     "Train `arch` on `data`; the learner comes back with its best epoch loaded"
     s = check_settings(dict(size=size, epochs=epochs, lr=lr, bs=bs, pretrained=pretrained, schedule=schedule, freeze_epochs=freeze_epochs,
                             monitor=monitor, patience=patience, seed=seed, filters=filters, aug=aug, label_smoothing=label_smoothing,
-                            mixup=mixup, threads=threads))  # (the settings' own checks: a clear error before any work)
-    size, epochs, lr, bs, schedule, freeze_epochs, monitor, patience, seed, filters, aug, label_smoothing, mixup, threads = (s[k] for k in (
+                            mixup=mixup, threads=threads, masks_in=masks_in))  # (the settings' own checks: a clear error before any work)
+    size, epochs, lr, bs, schedule, freeze_epochs, monitor, patience, seed, filters, aug, label_smoothing, mixup, threads, masks_in = (s[k] for k in (
         'size', 'epochs', 'lr', 'bs', 'schedule', 'freeze_epochs', 'monitor', 'patience', 'seed', 'filters', 'aug', 'label_smoothing', 'mixup',
-        'threads'))  # the checked values (YAML's 'none', '2' ...)
+        'threads', 'masks_in'))  # the checked values (YAML's 'none', '2' ...)
     pretrained = s['pretrained'] or weights is not None  # offline ImageNet weights are ImageNet weights
     world = _world(distributed, lr)
     with torch_threads(threads):
@@ -552,9 +569,10 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         run = RunFolder(run_dir, resume)
         barrier()  # the first process has prepared the folder
         set_seed(seed, reproducible=True)
-        dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images, run.checkpoints if world == 1 else None)
+        dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images, run.checkpoints if world == 1 else None, masks_in)
         learn = backbone_learner(dls, bb, pretrained, weights=weights, init_body=None if init_model is None else init_model[0], class_weights=class_weights,
-                                 path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing, **kwargs)
+                                 path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing,
+                                 n_in=3 + (0 if masks_in is None else len(MASK_CHANNELS)), **kwargs)
         ddp = _to_ddp(learn) if world > 1 else None
         if cl := bool(channels_last) and world == 1: learn.add_cb(ChannelsLastFormat())
         if mixup: cbs = [MixUp(mixup), *(cbs or [])]
@@ -566,7 +584,8 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         config = dict(arch=bb.name, **dls_config(dls, getattr(learn.model, 'tab', None)), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
                       pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
                       mixup=mixup, threads=torch.get_num_threads(), world_size=world, effective_bs=bs * world,
-                      channels_last=bool(cl), num_workers=getattr(dls.train, 'fake_l', dls.train).num_workers)  # recorded, as threads: they change the last bits
+                      channels_last=bool(cl), num_workers=getattr(dls.train, 'fake_l', dls.train).num_workers,  # recorded, as threads: they change the last bits
+                      masks_in=masks_in, **({} if masks_in is None else {'segmenter': segmenter_digest('auto')}))  # whose masks the planes may be
         if world > 1 and is_main() and not quiet:
             print(f'{world} processes × batch {bs} = effective batch {bs * world}; learning rate {lr:g}, as given (not scaled)')
         if run.state is not None: _same_run(run, config)

@@ -67,6 +67,7 @@ def fit_fusion(data, # a divided manifest or CSV (or a divided folder), with or 
               ) -> FitResult:
     "Train a `FusionModel` on the images of a manifest and their table rows"
     if kwargs.get('mixup'): raise ValueError("mixup blends images: a fusion model's table rows cannot be blended with them")
+    if kwargs.get('masks_in'): raise DataError('masks_in is for image models: a fusion model reads the masks as its measurements')
     with torch_threads(threads):
         df = load_manifest(data, seed=seed)
         Path(run_dir).mkdir(parents=True, exist_ok=True)

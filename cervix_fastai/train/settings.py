@@ -10,6 +10,7 @@ import functools, inspect
 from dataclasses import dataclass
 from ..core import DataError, brief
 from ..image.preprocess import FILTERS
+from ..image.features import MASK_INPUTS
 from ..models import get_backbone
 
 # %% auto #0
@@ -53,6 +54,8 @@ SETTINGS = (
     Setting('aug', True, bool, 'online augmentation of the training batches', resume=False),
     Setting('class_weights', None, str, "'balanced': weigh the loss by inverse class frequency", resume=False, choices=(None, 'balanced')),
     Setting('label_smoothing', 0., float, 'of the loss: the target puts this much probability on all classes evenly', recipe=True, least=0, below=1),
+    Setting('masks_in', None, str, "the cell's nucleus and whole-cell masks as two more input channels: auto (its own masks, else "
+            "the segmenter's) or predicted (always the segmenter's); none: RGB only", recipe=True, choices=(None, *MASK_INPUTS)),
     Setting('mixup', 0., float, "MixUp's alpha on the training batches (0: none; image models only)", recipe=True, least=0),
     Setting('threads', None, int, 'torch CPU threads while training (none: as set); results repeat exactly for the same count', resume=False, least=1),
     Setting('recipe', None, str, 'a named preset (see RECIPES): its settings for every one not given', resume=False),
