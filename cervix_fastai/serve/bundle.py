@@ -15,7 +15,7 @@ from .. import __version__
 from ..core import DataError, atomic_write, OutDir, sha256_file
 from ..image.preprocess import FILTERS
 from ..models import create_model, create_fusion_model, get_backbone
-from ..image.features import TabPrep, MASK_CHANNELS, MASK_INPUTS, segmenter_digest
+from ..image.features import TabPrep, FEATURES, MASK_CHANNELS, MASK_INPUTS, segmenter_digest
 from ..evaluate.metrics import apply_temperature, fit_temperature
 from ..evaluate.conformal import aps_scores, file_draws
 from .predictor import ModelPredictor
@@ -105,7 +105,9 @@ def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
                 pad_mode=m.pad_mode, stats=[list(s) for s in m.stats], filters=list(m.filters),
                 temperature=m.temperature, weights_sha256='0' * 64, cervix_fastai=__version__)
     if m.tab is not None: meta['tabular'] = m.tab.to_dict()
-    if m.masks_in is not None: meta.update(masks_in=m.masks_in, segmenter=segmenter_digest('auto'))  # whose masks its planes may be
+    if m.masks_in is not None: meta['masks_in'] = m.masks_in
+    if m.masks_in is not None or (m.tab is not None and set(m.tab.cont) <= set(FEATURES) and not m.tab.cat):
+        meta['segmenter'] = segmenter_digest('auto')  # whose masks it may read where a cell has none (planes, or measurements)
     bad = meta_problems(meta)
     if bad: raise DataError(f'Cannot export {m.name}: ' + '; '.join(bad))
     sd = {k: v.detach().cpu().contiguous() for k, v in m.model.state_dict().items()}
@@ -183,9 +185,9 @@ def load_bundle(path, device='cpu',
     path = Path(path)
     if engine not in ENGINES: raise DataError(f'engine must be one of {ENGINES}, got {engine!r}')
     meta = _checked_meta(path)
-    if meta.get('masks_in') and meta.get('segmenter', '') != (now := segmenter_digest('auto')):
-        warnings.warn(f"Bundle {path} learnt from mask planes of segmenter {meta.get('segmenter', '?')[:12]}; cells without masks now get "
-                      f"segmenter {now[:12]}'s (see use_segmenter)")
+    if 'segmenter' in meta and meta['segmenter'] != (now := segmenter_digest('auto')):
+        warnings.warn(f"Bundle {path} was exported with segmenter {str(meta['segmenter'])[:12]} for cells without masks; "
+                      f"this process predicts them with segmenter {now[:12]} (see use_segmenter)")
     if engine != 'torch': return OnnxBundle(meta, path, int8=engine.endswith('int8'))
     try: get_backbone(meta['arch'])
     except ValueError as e: raise DataError(f'Bundle {path}: {e}') from None
