@@ -22,7 +22,7 @@ other folds).
 """
 import argparse, hashlib, json, shutil, sys, time, warnings
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from herlev_recipe import herlev_folds, scores, CANDIDATES, train_seconds, oof_weighted_vote
 from herlev_masks import fold_masks, table_row
@@ -86,29 +86,31 @@ def main():
         for key in ('image', 'image+tta'):
             rows.append(table_row(f"{name}{tag}{' +tta' if key != 'image' else ''}", cv.probs[key], cv))
             print(rows[-1], f'{secs[name + tag]:.0f} s/fold (this run {time.perf_counter() - t1:.0f} s)', flush=True)
-    if a.only is not None: return
-    # the one table: image models with and without mask planes, morphometry and fusion from true and predicted masks, the vote
+    prev = json.loads((a.out/'masks_in.json').read_text()) if (a.out/'masks_in.json').exists() else {}
+    res = dict(prev, cells=len(df), slides=int(df.group.nunique()), candidates={**prev.get('candidates', {}), **{r['model']: r for r in rows}},
+               seconds_per_fold={**prev.get('seconds_per_fold', {}), **secs})
+    if a.only is None and not a.true: res.update(table=the_table(df, a), seconds=round(time.perf_counter() - t0))
+    atomic_write(a.out/'masks_in.json', json.dumps(res, indent=1))
+
+def the_table(df, a) -> list[dict]:
+    "Image models with and without mask planes, morphometry and fusion from true and predicted masks, and the votes of what a folder allows"
     cv = saved_cv(a.out/'small-data-cpu-masks', df, ('image',))
     lite = saved_cv(a.rgb/'lite0-128-ft', df, ('image', 'image+tta'))
     learned = saved_cv(a.out/'cv-learned', df, ('gb', 'lr', 'fusion'))
     true = saved_cv(a.out/'cv-true', df, ('gb', 'lr', 'fusion'))
-    masked = {n: saved_cv(a.out/f'{n}{tag}', df, ('image', 'image+tta')) for n in MASKED}
+    masked = {n: saved_cv(a.out/n, df, ('image', 'image+tta')) for n in MASKED}
     for c in (lite, learned, true, *masked.values()): assert (c.targs == cv.targs).all()
     table = [table_row('lite0-128-ft (RGB)', lite.probs['image'], cv)]
-    table += [table_row(f'{n}{tag} (+ predicted mask planes)' if not tag else f'{n} (+ true mask planes)', c.probs['image'], cv) for n, c in masked.items()]
     table += [table_row(f'{m} ({src} masks)', c.probs[m], cv) for src, c in (('true', true), ('learned', learned)) for m in ('lr', 'gb', 'fusion')]
-    best_image = max(masked.items(), key=lambda nc: scores(nc[1].probs['image'], cv.targs, cv.vocab, cv.groups)['f1'])
-    members = {'lr': learned.probs['lr'], 'gb': learned.probs['gb'], 'fusion': learned.probs['fusion'],
-               best_image[0]: best_image[1].probs['image'], 'lite0-128-ft': lite.probs['image']}
+    best = max(masked, key=lambda n: scores(masked[n].probs['image'], cv.targs, cv.vocab, cv.groups)['f1'])
+    members = {'lr': learned.probs['lr'], 'gb': learned.probs['gb'], 'fusion': learned.probs['fusion'], best: masked[best].probs['image'],
+               'lite0-128-ft': lite.probs['image']}
     P = np.stack(list(members.values()))
     table.append(table_row('soft vote: ' + ' + '.join(members), P.mean(0), cv))
     wv, w = oof_weighted_vote(P, cv)
     table.append(dict(table_row('weighted vote (weights from the other folds)', wv, cv), weights=dict(zip(members, np.round(w.mean(0), 3).tolist()))))
     for r in table: print(f"{r['model']:<70} F1 {r['f1_macro']:.3f} acc {r['accuracy']:.3f} binary {r['binary_acc']:.3f}", flush=True)
-    prev = json.loads((a.out/'masks_in.json').read_text()) if (a.out/'masks_in.json').exists() else {}
-    res = dict(prev, cells=len(df), slides=int(df.group.nunique()), **{f'table{tag}': table, f'candidates{tag}': rows},
-               seconds_per_fold={**prev.get('seconds_per_fold', {}), **secs}, seconds=round(time.perf_counter() - t0))
-    atomic_write(a.out/'masks_in.json', json.dumps(res, indent=1))
+    return table
 
 if __name__ == '__main__':
     main()

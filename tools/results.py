@@ -4,7 +4,8 @@
     python tools/results.py [--runs runs/herlev]
 
 It reads `--runs/study/study.json` (`bench/herlev_study.py`), `--runs/recipe.csv`, `--runs/recipe_folds.csv`
-(`bench/herlev_recipe.py` without --only) and, when it exists, `--masks/masks.json` (`bench/herlev_masks.py`); nothing
+(`bench/herlev_recipe.py` without --only) and, when they exist, `--masks/masks.json` (`bench/herlev_masks.py`) and
+`--masks/masks_in.json` (`bench/herlev_masks_in.py`); nothing
 is computed here, every number is the scripts' own."""
 import argparse, json, sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def score_table(rows, name='') -> str:
     out += [f"| {r['name']} | {ci(r, 'f1_macro', 'f1_lo', 'f1_hi')} | {ci(r, 'accuracy', 'acc_lo', 'acc_hi')} | {ci(r, 'binary_acc', 'bin_lo', 'bin_hi')} |" for r in rows]
     return '\n'.join(out)
 
-def masks_lines(m:dict) -> list[str]:
+def masks_lines(m:dict, mi:dict|None=None, recipe:list=()) -> list[str]:
     "The README's lines on masks for every cell (`bench/herlev_masks.py`)"
     seg = ['| segmenter | nucleus Dice | nucleus IoU | whole-cell Dice | whole-cell IoU | cytoplasm Dice |', '|---|---|---|---|---|---|']
     seg += [f"| {s} | " + ' | '.join(f'{v[c][0]:.3f} ({v[c][1]:.2f}–{v[c][2]:.2f})' for c in ('dice_nucleus', 'iou_nucleus', 'dice_cell', 'iou_cell', 'dice_cytoplasm')) + ' |'
@@ -38,11 +39,38 @@ def masks_lines(m:dict) -> list[str]:
     secs = [x for x in m.get('segmenter_seconds', []) if x]
     took = f"; each fold's segmenter trained in {min(secs) / 60:.1f} to {max(secs) / 60:.1f} minutes, the longer ones beside other runs" if secs else ''
     cmd = 'python bench/herlev_masks.py' + (' --fusion' if any(r['model'].startswith('fusion') for r in m['table']) else '')
-    return [f"**Masks for every cell** (`{cmd}`{took}): for each fold a segmenter "
+    head = [f"**Masks for every cell** (`{cmd}`{took}): for each fold a segmenter "
             "trained on the other folds' cells (`fit_segmenter`, its defaults) predicts the masks of cells it never saw; the classical "
             "baseline (`classical_labels`) needs no training. Dice and IoU at each image's own size, mean over cells (range over the five folds):",
-            '', *seg, '', 'What the predicted masks change in the measurements, against the true masks:', '', *err, '',
-            'The morphometry models on the same folds, measured from each kind of mask:', '', score_table(rows, 'model')]
+            '', *seg, '', 'What the predicted masks change in the measurements, against the true masks:', '', *err, '']
+    if mi is None: return head + ['The morphometry models on the same folds, measured from each kind of mask:', '', score_table(rows, 'model')]
+    return head + one_table(m, mi, recipe)
+
+def _row(r:dict, name:str) -> dict:
+    "A bench row (`f1_ci` lists) as `score_table` takes it"
+    return dict(name=name, f1_macro=r['f1_macro'], f1_lo=r['f1_ci'][0], f1_hi=r['f1_ci'][1], accuracy=r['accuracy'], acc_lo=r['acc_ci'][0],
+                acc_hi=r['acc_ci'][1], binary_acc=r['binary_acc'], bin_lo=r['bin_ci'][0], bin_hi=r['bin_ci'][1])
+
+def one_table(m:dict, mi:dict, recipe:list) -> list[str]:
+    "Every model a user with an ordinary folder can train, with and without masks, on the study's folds (`bench/herlev_masks_in.py`)"
+    sd = next(r for r in recipe if r['candidate'] == 'r18-96-ls-40' and not r['tta'])  # the `small-data-cpu` recipe's settings
+    t, cands = {r['model']: r for r in mi['table']}, mi['candidates']
+    image = lambda n, what: [_row(cands[k], f'{what} (+ {m} mask planes)') for k, m in ((n, 'predicted'), (f'{n}-true', 'true')) if k in cands]
+    rows = ([dict(sd, name='small-data-cpu (RGB)')] + image('small-data-cpu-masks', 'small-data-cpu')
+            + [_row(t['lite0-128-ft (RGB)'], 'Lite0 fine-tuned (RGB)')] + image('lite0-128-ft-masks', 'Lite0 fine-tuned')
+            + [_row(t[f'{m} ({src} masks)'], f"{m} ({'predicted' if src == 'learned' else src} masks)") for src in ('true', 'learned') for m in ('lr', 'gb', 'fusion')]
+            + [_row(r, r['model'].replace('(classical masks)', '(classical masks, no training)')) for r in m['table'] if '(classical' in r['model']]
+            + [_row(r, r['model']) for r in mi['table'] if 'vote' in r['model']])
+    w = next((r.get('weights') for r in mi['table'] if 'weights' in r), None)
+    secs = mi.get('seconds_per_fold', {})
+    took = ', '.join(f"{k} {v / 60:.1f} min" for k, v in secs.items())
+    return ["**The one table** (`python bench/herlev_masks_in.py`, after `bench/herlev_masks.py --fusion`; training per fold: " + took + "). "
+            "Every model a lab with an ordinary folder of crops can train, the same five slide-grouped folds, 95 % intervals over slides. "
+            "*Mask planes*: the cell's nucleus and whole-cell masks as two more input channels (`masks_in`), predicted for every cell, "
+            "training and test alike, by the segmenter of its fold (never trained on its slide). *Predicted masks*: the measurements "
+            "taken from those masks. `small-data-cpu (RGB)` is the recipe row above. The votes use only models an ordinary folder "
+            "allows (no true masks)" + (f"; the weighted vote's mean weights: {', '.join(f'{k} {v:.2f}' for k, v in w.items())}" if w else '') + ':',
+            '', score_table(rows, 'model')]
 
 def section(res:dict) -> str:
     "The README's Results section"
@@ -114,11 +142,12 @@ def main():
         res = {k: v for k, v in json.loads(RESULTS.read_text()).items() if k in ('study', 'recipe', 'recipe_folds')}
         print(f'{a.runs}/study/study.json not found: the study and recipe figures stay as last copied into {RESULTS.relative_to(ROOT)}')
     if (a.masks/'masks.json').exists(): res['masks'] = json.loads((a.masks/'masks.json').read_text())
+    if (a.masks/'masks_in.json').exists(): res['masks_in'] = json.loads((a.masks/'masks_in.json').read_text())
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=1) + '\n')
     nbf = ROOT/'nbs'/'index.ipynb'
     nb = json.loads(nbf.read_text())
-    cells = [(CELL_ID, section(res))] + ([(MASKS_ID, '\n'.join(masks_lines(res['masks'])))] if 'masks' in res else [])
+    cells = [(CELL_ID, section(res))] + ([(MASKS_ID, '\n'.join(masks_lines(res['masks'], res.get('masks_in'), res['recipe'])))] if 'masks' in res else [])
     for cid, text in cells:  # each replaces its cell, or goes just before "What is in it"
         cell = dict(cell_type='markdown', id=cid, metadata={}, source=text.splitlines(keepends=True))
         at = [i for i, c in enumerate(nb['cells']) if c.get('id') == cid]
