@@ -18,13 +18,13 @@ killed run resumes; writes `ablation.json`.
 
     nice -n 10 python bench/herlev_ablation.py [--variants base fastai-aug] [--seeds 0 1 2] [--out runs/herlev-ablation]
 """
-import argparse, copy, json, sys, time, warnings
+import argparse, copy, json, sys, time
 from pathlib import Path
-import numpy as np, torch
+import numpy as np
 from fastai.callback.core import Callback
 from fastai.vision.augment import aug_transforms
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from herlev_recipe import herlev_folds, scores, CANDIDATES
+from herlev_recipe import herlev_args, scores, CANDIDATES
 from cervix_fastai.core import atomic_write
 from cervix_fastai.data.core import HERLEV_BINARY
 from cervix_fastai.evaluate.metrics import bootstrap_ci, macro_f1, roll_up
@@ -75,12 +75,7 @@ def main():
     ap.add_argument('--variants', nargs='*', default=['base', 'fastai-aug'], choices=list(VARIANTS))
     ap.add_argument('--seeds', nargs='*', type=int, default=[0, 1, 2])
     ap.add_argument('--out', type=Path, default=ROOT/'runs'/'herlev-ablation')
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--data', type=Path, default=ROOT.parent/'shared'/'data'/'herlev')
-    a = ap.parse_args()
-    warnings.simplefilter('ignore')
-    torch.set_num_threads(a.threads)
-    df = herlev_folds(a.data)
+    a, df = herlev_args(ap)
     vocab = sorted(df.label.unique())
     targs, groups = df.label.map({v: i for i, v in enumerate(vocab)}).to_numpy(), df.group.astype(str).to_numpy()
     t0 = time.perf_counter()

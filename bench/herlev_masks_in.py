@@ -20,11 +20,11 @@ other folds).
 
     nice -n 10 python bench/herlev_masks_in.py [--only NAME ...] [--true] [--threads 2] [--out runs/herlev-masks]
 """
-import argparse, hashlib, json, shutil, sys, time, warnings
+import argparse, hashlib, json, shutil, sys, time
 from pathlib import Path
-import numpy as np, torch
+import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from herlev_recipe import herlev_folds, scores, CANDIDATES, train_seconds, oof_weighted_vote
+from herlev_recipe import herlev_args, scores, CANDIDATES, train_seconds, oof_weighted_vote
 from herlev_masks import fold_masks, table_row
 from cervix_fastai.core import atomic_write
 from cervix_fastai.image.preprocess import read_rgb
@@ -63,12 +63,7 @@ def main():
     ap.add_argument('--true', action='store_true', help='the true masks as input planes instead of predicted ones')
     ap.add_argument('--out', type=Path, default=ROOT/'runs'/'herlev-masks')
     ap.add_argument('--rgb', type=Path, default=ROOT/'runs'/'herlev', help="bench/herlev_recipe.py's folder (lite0-128-ft)")
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--data', type=Path, default=ROOT.parent/'shared'/'data'/'herlev')
-    a = ap.parse_args()
-    warnings.simplefilter('ignore')
-    torch.set_num_threads(a.threads)
-    df = herlev_folds(a.data)
+    a, df = herlev_args(ap)
     df['path'] = df.path.astype(str)
     t0 = time.perf_counter()
     use_segmenter(OutOfFold(df, a.out, a.threads))

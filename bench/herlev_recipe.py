@@ -65,6 +65,15 @@ def herlev_folds(data, k=5, seed=0) -> pd.DataFrame:
     "The Herlev manifest with slide-grouped folds (the same for every candidate and for the study)"
     return grouped_kfold(read_herlev(data), k, seed=seed)
 
+def herlev_args(ap:argparse.ArgumentParser) -> tuple:
+    "`ap` with the arguments every Herlev bench takes (--threads, --data), parsed; torch's threads set; (args, `herlev_folds`)"
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--data', type=Path, default=ROOT.parent/'shared'/'data'/'herlev')
+    a = ap.parse_args()
+    warnings.simplefilter('ignore')
+    torch.set_num_threads(a.threads)
+    return a, herlev_folds(a.data)
+
 def recipe_cv(df, name:str, args:dict, out:Path, threads=2, **kwargs):
     "Cross-validated image probabilities (and with TTA) of one candidate"
     return cross_validate(df, models=('image',), run_dir=out/name, seed=0, threads=threads, progress=False, tta=True, **args, **kwargs)
@@ -118,12 +127,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--only', nargs='*', default=None, help=f'candidates to run (default: all of {list(CANDIDATES)})')
     ap.add_argument('--out', type=Path, default=ROOT/'runs'/'herlev', help='where the folds are saved (git-ignored runs/)')
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--data', type=Path, default=ROOT.parent/'shared'/'data'/'herlev')
-    a = ap.parse_args()
-    warnings.simplefilter('ignore')
-    torch.set_num_threads(a.threads)
-    df = herlev_folds(a.data)
+    a, df = herlev_args(ap)
     print(f'torch {torch.__version__}, {a.threads} threads; Herlev {len(df)} cells, {df.group.nunique()} slides, 5 slide-grouped folds; '
           f'recipe small-data-cpu = {RECIPES["small-data-cpu"]}', flush=True)
     rows, frows, cvs = [], [], {}
