@@ -18,7 +18,7 @@ killed run resumes; writes `ablation.json`.
 
     nice -n 10 python bench/herlev_ablation.py [--variants base fastai-aug] [--seeds 0 1 2] [--out runs/herlev-ablation]
 """
-import argparse, copy, json, sys, time
+import argparse, copy, json, shutil, sys, time
 from pathlib import Path
 import numpy as np
 from fastai.callback.core import Callback
@@ -38,9 +38,8 @@ BASE = dict(CANDIDATES['r18-96-ls'])
 VARIANTS = {'base': {}, 'fastai-aug': dict(aug='fastai'), 'no-ls': dict(label_smoothing=0.)}
 
 class KeepLast(Callback):
-    "The weights after the last epoch of the fit (the run then loads its best epoch)"
-    def after_epoch(self):
-        if self.epoch == self.n_epoch - 1: self.sd = copy.deepcopy(self.learn.model.state_dict())
+    "The weights after the last epoch trained (the run then loads its best epoch)"
+    def after_epoch(self): self.sd = copy.deepcopy(self.learn.model.state_dict())
 
 def _save(f:Path, p:np.ndarray):
     def w(t):
@@ -52,6 +51,7 @@ def run(df, variant:str, seed:int, k:int, out:Path, threads:int) -> dict:
     "Test probabilities of the best and the last epoch of one fold's run (saved, reused)"
     d = out/variant/f'seed{seed}'/f'fold{k}'
     if not (d/'best.npy').exists():
+        shutil.rmtree(d/'run', ignore_errors=True)  # a run killed half-way starts again (its last epoch's weights were never saved)
         dk = fold_manifest(df, 'fold', k)
         kw = {**BASE, **VARIANTS[variant]}
         aug = aug_transforms() if kw.pop('aug', True) == 'fastai' else True  # fastai's defaults, as the textbook; else `CytoAugment`
@@ -76,6 +76,7 @@ def main():
     ap.add_argument('--seeds', nargs='*', type=int, default=[0, 1, 2])
     ap.add_argument('--out', type=Path, default=ROOT/'runs'/'herlev-ablation')
     a, df = herlev_args(ap)
+    if 'base' not in a.variants: raise SystemExit('--variants must include base: every variant is compared with it')
     vocab = sorted(df.label.unique())
     targs, groups = df.label.map({v: i for i, v in enumerate(vocab)}).to_numpy(), df.group.astype(str).to_numpy()
     t0 = time.perf_counter()

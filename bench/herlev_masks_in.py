@@ -15,8 +15,8 @@ Candidates (`cross_validate`, slide-grouped folds, the study's `herlev_folds`; p
 Then the table (`masks_in.json` under --out, read by `tools/results.py --masks`): 7-class macro F1 and accuracy and
 normal/abnormal accuracy with 95 % intervals from 1,000 bootstrap resamples over slides, for the image models with and
 without mask planes, the morphometry (LR, GB) and fusion models from true and predicted masks (`bench/herlev_masks.py
---fusion`), and the soft vote of the best models an ordinary folder allows (equal weights, and weights fitted on the
-other folds).
+--fusion`), and the votes of every model an ordinary folder allows (equal weights, and weights fitted on the other
+folds).
 
     nice -n 10 python bench/herlev_masks_in.py [--only NAME ...] [--true] [--threads 2] [--out runs/herlev-masks]
 """
@@ -24,7 +24,7 @@ import argparse, hashlib, json, shutil, sys, time
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from herlev_recipe import herlev_args, scores, CANDIDATES, train_seconds, oof_weighted_vote
+from herlev_recipe import herlev_args, CANDIDATES, train_seconds, oof_weighted_vote
 from herlev_masks import fold_masks, table_row
 from cervix_fastai.core import atomic_write
 from cervix_fastai.image.preprocess import read_rgb
@@ -97,9 +97,8 @@ def the_table(df, a) -> list[dict]:
     for c in (lite, learned, true, *masked.values()): assert (c.targs == cv.targs).all()
     table = [table_row('lite0-128-ft (RGB)', lite.probs['image'], cv)]
     table += [table_row(f'{m} ({src} masks)', c.probs[m], cv) for src, c in (('true', true), ('learned', learned)) for m in ('lr', 'gb', 'fusion')]
-    best = max(masked, key=lambda n: scores(masked[n].probs['image'], cv.targs, cv.vocab, cv.groups)['f1'])
-    members = {'lr': learned.probs['lr'], 'gb': learned.probs['gb'], 'fusion': learned.probs['fusion'], best: masked[best].probs['image'],
-               'lite0-128-ft': lite.probs['image']}
+    members = {'lr': learned.probs['lr'], 'gb': learned.probs['gb'], 'fusion': learned.probs['fusion'], 'lite0-128-ft': lite.probs['image'],
+               **{n: c.probs['image'] for n, c in masked.items()}}  # every model a folder without masks allows, chosen before any score
     P = np.stack(list(members.values()))
     table.append(table_row('soft vote: ' + ' + '.join(members), P.mean(0), cv))
     wv, w = oof_weighted_vote(P, cv)

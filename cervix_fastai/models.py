@@ -200,7 +200,7 @@ def _n_features(body:nn.Module) -> int:
     try:
         for sz in (64, 128, 256, 512):
             try:
-                with torch.no_grad(): return body(torch.zeros(1, 3, sz, sz)).shape[1]
+                with torch.no_grad(): return body(torch.zeros(1, in_channels(body), sz, sz)).shape[1]
             except RuntimeError: continue
         raise ValueError('Could not run the body on a dummy image of 64 to 512 px')
     finally: body.train(was)

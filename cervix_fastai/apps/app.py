@@ -34,7 +34,7 @@ def describe(p:Predictor, path) -> str:
     members = p.members
     kind = f"ensemble of {', '.join(m.name for m in members)} ({p.how} vote)" if len(members) > 1 else members[0].name
     tab = " · measures each cell from its mask: upload each image's mask with it (else the shipped segmenter predicts one)" if p.reads_rows else ''
-    if any(getattr(m, 'masks_in', None) for m in members): tab += " · reads each cell's masks as input channels, predicted by the shipped segmenter"
+    if any(getattr(m, 'masks_in', None) for m in members): tab += f" · reads each cell's masks as input channels, predicted by {segmenter_name(default_segmenter())}"
     return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n"
             f"cervix_fastai {__version__}")
 

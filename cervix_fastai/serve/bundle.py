@@ -107,7 +107,7 @@ def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
     if m.tab is not None: meta['tabular'] = m.tab.to_dict()
     if m.masks_in is not None: meta['masks_in'] = m.masks_in
     if m.masks_in is not None or (m.tab is not None and set(m.tab.cont) <= set(FEATURES) and not m.tab.cat):
-        meta['segmenter'] = segmenter_digest('auto')  # whose masks it may read where a cell has none (planes, or measurements)
+        meta['segmenter'] = m.segmenter or segmenter_digest('auto')  # whose masks it learnt from where a cell had none (planes, or measurements)
     bad = meta_problems(meta)
     if bad: raise DataError(f'Cannot export {m.name}: ' + '; '.join(bad))
     sd = {k: v.detach().cpu().contiguous() for k, v in m.model.state_dict().items()}
@@ -141,7 +141,7 @@ def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict
     cfg = {**getattr(learn, 'config', {}), **(config or {})}
     if 'arch' not in cfg: raise ValueError("The learner's backbone is unknown: pass config=dict(arch='resnet50')")
     p = ModelPredictor.from_learner(learn, cfg['arch'])
-    for k in ('size', 'stats', 'filters', 'vocab'):
+    for k in ('size', 'stats', 'filters', 'vocab', 'masks_in'):
         if k in (config or {}): setattr(p, k, cfg[k])
     p.temperature = float(temperature)
     return p.export(path, onnx=onnx, int8=_valid_files(learn) if int8 is True else int8)
@@ -153,7 +153,7 @@ class Bundle(ModelPredictor):
         super().__init__(model, meta['vocab'], meta['size'], meta['stats'], meta.get('filters', ()), meta.get('temperature', 1.),
                          meta['arch'], meta.get('resize', 'pad'), meta.get('pad_mode', 'zeros'),
                          tab=TabPrep.from_dict(meta['tabular']) if 'tabular' in meta else None, masks_in=meta.get('masks_in'))
-        self.meta, self.path = meta, Path(path)
+        self.meta, self.path, self.segmenter = meta, Path(path), meta.get('segmenter')
         self.conformal = meta.get('conformal')  # the calibration cells' conformal scores (`calibrate`), or None
     def __repr__(self):
         tab = '' if self.tab is None else f' + {len(self.tab)} table inputs'

@@ -17,7 +17,8 @@ from fastcore.basics import patch
 from ..core import DataError, maybe_progress
 from ..image.preprocess import CytoFilter, valid_item
 from ..models import get_backbone, cam_layer_name, FusionModel
-from ..image.features import TabPrep, cell_features, mask_planes, FEATURES, MASK_INPUTS
+from ..image.features import TabPrep, cell_features, mask_planes, FEATURES, MASK_INPUTS, MASK_CHANNELS
+from ..image.cache import CachedImage
 from ..evaluate.metrics import apply_temperature
 
 # %% auto #0
@@ -35,7 +36,14 @@ def dls_config(dls, tab:TabPrep|None=None, # the table preprocessing of an image
     stats = [[float(v) for v in s.flatten()] for s in (ns[-1].mean, ns[-1].std)]
     filters = next((list(t.steps) for t in items if isinstance(t, CytoFilter)), [])
     return dict(vocab=[str(v) for v in dls.vocab], size=int(h), resize=rs[-1].method, pad_mode=rs[-1].pad_mode,
-                stats=stats, filters=filters, **({} if tab is None else {'tabular': tab.to_dict()}))
+                stats=stats, filters=filters, masks_in=_planes(dls, len(stats[0])), **({} if tab is None else {'tabular': tab.to_dict()}))
+
+def _planes(dls, channels:int) -> str|None:
+    "Which mask planes follow RGB in the images of `dls` (see `ItemCache`'s masks), from their normalisation and their cache"
+    if channels == 3: return None
+    if channels != 3 + len(MASK_CHANNELS): raise ValueError(f'The DataLoaders normalise {channels} channels: RGB (3), or RGB and the mask planes {MASK_CHANNELS}')
+    caches = [t.cache for tl in getattr(dls.train_ds, 'tls', []) for t in tl.tfms.fs if isinstance(t, CachedImage)]
+    return next((c.masks.get('masks', 'auto') for c in caches if c.masks is not None), 'auto')
 
 # %% ../../nbs/40_serve.predictor.ipynb #e6d2b0a7
 class Predictor:
@@ -44,6 +52,7 @@ class Predictor:
     conformal = None  # conformal scores of calibration cells (bundles calibrated by `calibrate`): prediction sets
     vocab:list = []
     weights = vote_weights = None # fitted member weights, and those the vote uses (None: equal)
+    segmenter = None # the digest of the segmenter whose masks it learnt from where cells had none (a bundle records it)
     @property
     def members(self) -> list: return [self]
     @property
@@ -200,6 +209,9 @@ def from_learner(cls:ModelPredictor, learn, # a fastai `Learner`, or a `FitResul
                 ) -> ModelPredictor:
     "The learner's model, fed through its DataLoaders' validation pipeline"
     cfg = {**dls_config(learn.dls, getattr(learn.model, 'tab', None)), **getattr(learn, 'config', {})}
-    return cls(learn.model, cfg['vocab'], cfg['size'], cfg['stats'], cfg['filters'], arch=arch or cfg.get('arch'),
+    p = cls(learn.model, cfg['vocab'], cfg['size'], cfg['stats'], cfg['filters'], arch=arch or cfg.get('arch'),
                resize=cfg['resize'], pad_mode=cfg['pad_mode'], masks_in=cfg.get('masks_in'),
                tab=TabPrep.from_dict(cfg['tabular']) if 'tabular' in cfg else learn.model.tab if isinstance(learn.model, FusionModel) else None)  # a fusion export.pkl: on the model
+    p.segmenter = cfg.get('segmenter')  # the one training read planes or measurements from
+    return p
+

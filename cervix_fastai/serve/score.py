@@ -129,8 +129,9 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     logits, ok, errs = _shared_logits(p, files, bs, tta, progress) if distributed else p.predict_logits(files, bs, tta, progress)
     probs, secs = apply_temperature(logits, p.temperature), time.perf_counter() - t0
     df, skipped = _predictions(files, labels, ok, errs, probs, p.vocab, left)
-    if any((getattr(m, 'tab', None) is not None and getattr(m, 'rows', None) is None) or getattr(m, 'masks_in', None) for m in getattr(p, 'members', [p])):  # masks read here: say which
-        df['mask_from'] = [mask_kind(f, mask_dir) for f in df.path]
+    readers = [m for m in getattr(p, 'members', [p]) if (getattr(m, 'tab', None) is not None and getattr(m, 'rows', None) is None) or getattr(m, 'masks_in', None)]
+    if readers:  # masks read here: say which (a model that always predicts its planes: predicted)
+        df['mask_from'] = 'predicted' if all(getattr(m, 'masks_in', None) == 'predicted' for m in readers) else [mask_kind(f, mask_dir) for f in df.path]
     if coverage is not None:
         qhat = conformal_threshold(p.conformal, coverage)
         if qhat == float('inf'): warnings.warn(f'{len(p.conformal)} calibration cells are too few for coverage {coverage}: every set holds every class')

@@ -74,6 +74,7 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
                  cache_images:bool|ItemCache=True, # decode, filter and resize each image once (`ItemCache`); False: every epoch
                  cache_dir=None, # where a cache too large for memory goes (None: a temporary folder)
                  masks_in:str|None=None, # each image's mask planes after its RGB (see `mask_planes`): 'auto', 'predicted'; None: RGB
+                 mask_dir=None, # with masks_in='auto': a folder of label images, when the masks are not beside the images
                 ):
     "fastai DataLoaders over the train and valid rows of a manifest"
     vocab = sorted(df.label.astype(str).unique())
@@ -87,7 +88,7 @@ def manifest_dls(df:pd.DataFrame, # divided manifest
     if not isinstance(cache_images, (bool, ItemCache)): raise TypeError(f'cache_images takes True, False or an ItemCache, got {cache_images!r}')
     if masks_in is not None: stats = _with_planes(augs, stats, cache_images, tab)
     batch_tfms = augs + [Normalize.from_stats(*stats)]  # images only: a row passes untouched
-    cache = (ItemCache(size, filters, folder=cache_dir, masks=None if masks_in is None else dict(masks=masks_in)).fill(sub.path)
+    cache = (ItemCache(size, filters, folder=cache_dir, masks=None if masks_in is None else dict(masks=masks_in, mask_dir=mask_dir)).fill(sub.path)
              if cache_images is True else cache_images if isinstance(cache_images, ItemCache) else None)  # (an empty cache is falsy, and still a cache)
     if cache is not None and (cache.size, cache.filters, cache.pad_mode, (cache.masks or {}).get('masks')) != (size, tuple(filters), 'zeros', masks_in):
         raise DataError(f'The ItemCache holds {cache.size} px images with filters {list(cache.filters)}, {cache.pad_mode} padding and mask planes '
@@ -422,12 +423,16 @@ class FitResult(GetAttr):
     def __init__(self, learn:Learner, run:RunFolder, config:dict, manifest:pd.DataFrame|None=None): store_attr()
     def __repr__(self): return f"FitResult({self.config['arch']}, {len(self.config['vocab'])} classes, {self.run})"
 
-def _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images=True, cache_dir=None, masks_in=None):
+def _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images=True, cache_dir=None, masks_in=None, mask_dir=None):
     "(DataLoaders, manifest or None) from whatever `data` is"
-    if hasattr(data, 'train') and hasattr(data, 'valid'): return data, None
+    if hasattr(data, 'train') and hasattr(data, 'valid'):
+        if masks_in is not None and dls_config(data).get('masks_in') != masks_in:  # (their planes decide the model's input)
+            raise DataError(f"masks_in={masks_in!r}, but these DataLoaders carry {dls_config(data).get('masks_in') or 'no'} mask planes: "
+                            'make them with manifest_dls(..., masks_in=...), or leave masks_in out')
+        return data, None
     df = load_manifest(data, seed=seed)
     return manifest_dls(df, size=size, bs=bs, stats=norm_stats(bb), aug=aug, filters=filters, num_workers=num_workers, seed=seed,
-                        cache_images=cache_images, cache_dir=cache_dir, masks_in=masks_in), df
+                        cache_images=cache_images, cache_dir=cache_dir, masks_in=masks_in, mask_dir=mask_dir), df
 
 # %% ../../nbs/51_train.backbone.ipynb #8206b7fa
 # lr_find runs with the body frozen, so for a trained body it measures the head alone and its valley sits low: on Herlev
@@ -548,6 +553,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  label_smoothing=0., # of the loss (see `backbone_learner`)
                  mixup=0., # MixUp's `alpha` on the training batches (0: none)
                  masks_in:str|None=None, # the cell's nucleus and whole-cell masks as two more input channels: 'auto' (its own, else predicted) or 'predicted'
+                 mask_dir=None, # with masks_in='auto': a folder of label images, when the masks are not beside the images
                  recipe:str|None=None, # a named preset (see `RECIPES`): its settings for every argument not given
                  distributed=False, # data-parallel in the processes a launcher (`torchrun`) started (see `distributed`)
                  **kwargs # more `backbone_learner` arguments
@@ -569,7 +575,8 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         run = RunFolder(run_dir, resume)
         barrier()  # the first process has prepared the folder
         set_seed(seed, reproducible=True)
-        dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images, run.checkpoints if world == 1 else None, masks_in)
+        dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images, run.checkpoints if world == 1 else None, masks_in, mask_dir)
+        masks_in = dls_config(dls).get('masks_in')  # DataLoaders made by hand: what their planes are
         learn = backbone_learner(dls, bb, pretrained, weights=weights, init_body=None if init_model is None else init_model[0], class_weights=class_weights,
                                  path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing,
                                  n_in=3 + (0 if masks_in is None else len(MASK_CHANNELS)), **kwargs)
@@ -585,7 +592,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                       pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
                       mixup=mixup, threads=torch.get_num_threads(), world_size=world, effective_bs=bs * world,
                       channels_last=bool(cl), num_workers=getattr(dls.train, 'fake_l', dls.train).num_workers,  # recorded, as threads: they change the last bits
-                      masks_in=masks_in, **({} if masks_in is None else {'segmenter': segmenter_digest('auto')}))  # whose masks the planes may be
+                      **({} if masks_in is None else {'segmenter': segmenter_digest('auto')}))  # whose masks the planes may be
         if world > 1 and is_main() and not quiet:
             print(f'{world} processes × batch {bs} = effective batch {bs * world}; learning rate {lr:g}, as given (not scaled)')
         if run.state is not None: _same_run(run, config)
@@ -619,10 +626,10 @@ def split_metrics(learn:Learner, df:pd.DataFrame, split='test') -> dict:
 
 # %% ../../nbs/51_train.backbone.ipynb #cccf9283
 def _rows_files(df, split, p=None):
-    "The files of `split` (the divided copy when there is one; the originals, beside their masks, for fusion members) and its rows"
+    "The files of `split` (the divided copy when there is one; the originals, beside their masks, for members that read masks) and its rows"
     sub = df[df.split == split]
     if sub.empty: raise DataError(f'No {split!r} rows in the manifest')
-    fusion = p is not None and p.reads_rows
+    fusion = p is not None and (p.reads_rows or any(getattr(m, 'masks_in', None) == 'auto' for m in p.members))  # (and members whose planes are the cells' own masks)
     col = 'tree_path' if not fusion and 'tree_path' in sub and sub.tree_path.notna().all() else 'path'
     return list(sub[col]), sub
 

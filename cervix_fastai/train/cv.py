@@ -48,7 +48,9 @@ def _fit_fold(m, dk, run, cont, mask_dir, tta, fit:dict) -> dict:
     "Test-split probabilities of model `m` trained on the fold manifest `dk` with `fit_backbone` arguments `fit` (and of `m+tta`, over the four flips)"
     if m in ('mlp', 'gb', 'lr'):
         return {m: fit_tabular(dk, 'label', cont=list(cont), cat=[], split='split', models=(m,), seed=fit['seed'], progress=False).probs[m]}
-    train = fit_backbone if m == 'image' else partial(fit_fusion, cont=cont, mask_dir=mask_dir, cache=run.parent.parent/'features.csv')
+    train = (partial(fit_backbone, mask_dir=mask_dir) if m == 'image' else
+             partial(fit_fusion, cont=cont, mask_dir=mask_dir, cache=run.parent.parent/'features.csv'))
+    fit = fit if m == 'image' else {**fit, 'masks_in': None}  # a fusion model reads the masks as measurements, not as planes
     res = train(dk, run_dir=run, quiet=True, export=False, resume=(run/'checkpoints'/'state.json').exists(), **fit)
     out = {m: split_preds(res, dk, 'test')[0]}
     if tta:

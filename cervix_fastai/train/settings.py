@@ -62,7 +62,7 @@ SETTINGS = (
 )
 SETTING = {s.name: s for s in SETTINGS}
 DEFAULTS = {s.name: s.default for s in SETTINGS}
-RESUME_KEYS = (*(s.name for s in SETTINGS if s.resume), 'vocab', 'stats', 'tabular')  # the settings, and what the data decides
+RESUME_KEYS = (*(s.name for s in SETTINGS if s.resume), 'vocab', 'stats', 'tabular', 'segmenter')  # the settings, and what the data decides
 
 # %% ../../nbs/50_train.settings.ipynb #7c4f208b
 def check_setting(name:str, # a key of `SETTING`
