@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/models.html.md"""
 
 # %% ../nbs/01_models.ipynb #984c155f
 from __future__ import annotations
-import os, re, fnmatch, importlib.util
+import copy, os, re, fnmatch, importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, timm, torchvision
@@ -19,7 +19,7 @@ from fastai.vision.core import imagenet_stats
 # %% auto #0
 __all__ = ['BACKBONES', 'Backbone', 'register_backbone', 'get_backbone', 'list_backbones', 'installed_weights', 'map_in_order',
            'source_model', 'cut_model', 'TimmBody', 'create_head', 'body_out', 'with_head', 'create_body',
-           'create_model', 'norm_stats', 'first_conv', 'in_channels', 'widen_input', 'param_groups',
+           'create_model', 'norm_stats', 'PlanesConv', 'first_conv', 'in_channels', 'widen_input', 'param_groups',
            'backbone_splitter', 'map_sizes', 'cam_layer_name', 'tab_mlp', 'FusionHead', 'FusionModel',
            'create_fusion_model', 'check_backbone']
 
@@ -248,9 +248,27 @@ def norm_stats(arch) -> tuple:
     return (tuple(cfg.mean), tuple(cfg.std)) if cfg is not None else imagenet_stats
 
 # %% ../nbs/01_models.ipynb #0687b6bd
-def first_conv(model:nn.Module) -> nn.Conv2d:
-    "The first convolution the input meets: the one that decides how many channels a model takes"
-    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+class PlanesConv(nn.Module):
+    "A model's first convolution taking RGB and more planes: the RGB through its own (pretrained) filters, the planes through filters of their own, summed"
+    def __init__(self, conv:nn.Conv2d, # the RGB convolution (kept as it is)
+                 n_planes:int, # the extra input planes
+                 scale=0.1, # their filters: random, this fraction of the RGB filters' standard deviation
+                 seed=0, # of those random filters (the same model from the same seed)
+                ):
+        super().__init__()
+        if conv.in_channels != 3 or conv.groups != 1: raise ValueError(f'PlanesConv adds planes to an RGB convolution, got {conv.in_channels} channels, groups {conv.groups}')
+        w = conv.weight.detach()
+        g = torch.Generator().manual_seed(seed)
+        self.conv, self.planes = conv, copy.deepcopy(conv)  # (the same kind: timm's same padding too)
+        self.planes.weight = nn.Parameter(torch.randn(w.shape[0], n_planes, *w.shape[2:], generator=g).to(w) * (scale * float(w.std())))
+        self.planes.bias, self.planes.in_channels = None, n_planes
+    @property
+    def in_channels(self) -> int: return self.conv.in_channels + self.planes.in_channels
+    def forward(self, x): return self.conv(x[:, :3]) + self.planes(x[:, 3:])  # = one convolution over all channels
+
+def first_conv(model:nn.Module) -> nn.Module:
+    "The first convolution the input meets (a `PlanesConv` when the model takes extra planes): what decides how many channels a model takes"
+    conv = next((m for m in model.modules() if isinstance(m, (PlanesConv, nn.Conv2d))), None)
     if conv is None: raise ValueError(f'{type(model).__name__} has no convolution')
     return conv
 
@@ -260,18 +278,15 @@ def in_channels(model:nn.Module) -> int:
 
 def widen_input(model:nn.Module, # a model whose first convolution takes RGB
                 n_in:int, # the channels it must take: RGB first, then the extra planes
-                scale=0.1, # the new channels' filters: random, this fraction of the RGB filters' standard deviation
-                seed=0, # of those random filters (the same model from the same seed)
+                **kwargs # `PlanesConv`'s `scale` and `seed`
                ) -> nn.Module:
-    "`model` taking `n_in` channels: its first convolution widened in place, the RGB filters kept, the extra planes' filters small"
+    "`model` taking `n_in` channels: its first convolution becomes a `PlanesConv` (in place), the RGB filters kept, the extra planes' filters small"
     conv, n_in = first_conv(model), int(n_in)
     if conv.in_channels == n_in: return model
-    if conv.in_channels != 3 or n_in < 3 or conv.groups != 1: raise ValueError(f'widen_input widens an RGB input (3 channels) to more, got {conv.in_channels} → {n_in}')
-    w = conv.weight.detach()
-    g = torch.Generator().manual_seed(seed)
-    extra = torch.randn(w.shape[0], n_in - 3, *w.shape[2:], generator=g).to(w) * (scale * float(w.std()))
-    conv.weight = nn.Parameter(torch.cat([w, extra], 1), requires_grad=conv.weight.requires_grad)
-    conv.in_channels = n_in  # (timm's same-padding convolutions too: their forward reads the weight)
+    if isinstance(conv, PlanesConv) or n_in < 3: raise ValueError(f'widen_input widens an RGB input (3 channels) to more, got {conv.in_channels} → {n_in}')
+    name = next(n for n, m in model.named_modules() if m is conv)
+    parent, _, attr = name.rpartition('.')
+    setattr(model.get_submodule(parent), attr, PlanesConv(conv, n_in - 3, **kwargs))
     return model
 
 
@@ -299,7 +314,9 @@ def param_groups(model:nn.Sequential, # `nn.Sequential(body, head)`
         n = np.cumsum([_n_params(s) for s in stages])
         split = int(np.clip(np.searchsorted(n, n[-1] / 2), 1, len(stages) - 1))
     ps = lambda ms: [p for m in ms for p in m.parameters()]
-    return [ps(stages[:split]), ps(stages[split:]), ps([model[1]])]
+    new = [p for m in model.modules() if isinstance(m, PlanesConv) for p in m.planes.parameters()]  # new filters: they train with the head, frozen body or not
+    groups = [[p for p in g if all(p is not q for q in new)] for g in (ps(stages[:split]), ps(stages[split:]))]
+    return [*groups, ps([model[1]]) + new]
 
 def backbone_splitter(arch=None):
     "A fastai `splitter` for models of `arch`"
