@@ -20,12 +20,14 @@ folds).
 
     nice -n 10 python bench/herlev_masks_in.py [--only NAME ...] [--true] [--threads 2] [--out runs/herlev-masks]
 """
-import argparse, hashlib, json, shutil, sys, time
+import argparse, hashlib, json, shutil, sys, time, warnings
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from herlev_recipe import herlev_args, CANDIDATES, train_seconds, oof_weighted_vote
-from herlev_masks import fold_masks, table_row
+from herlev_masks import fold_masks, table_row, measured
+from cervix_fastai.image.features import FEATURES
+from cervix_fastai.train.fusion import add_features
 from cervix_fastai.core import atomic_write
 from cervix_fastai.image.preprocess import read_rgb
 from cervix_fastai.image.segment import use_segmenter
@@ -46,16 +48,22 @@ class OutOfFold:
         self.digest = 'herlev-out-of-fold-' + hashlib.sha256(''.join(sorted(self.labels)).encode()).hexdigest()[:16]
     def __call__(self, img:np.ndarray) -> np.ndarray: return self.labels[_h(img)]
 
-def saved_cv(run:Path, df, models) -> CVResult:
-    "A finished `cross_validate` run read back from its saved folds (rows in the order of `df`)"
+def kept(df, feats=None, cache=None) -> np.ndarray:
+    "Which rows of `df` a `cross_validate` run kept (a cell with no measurement is left out), from its measurements"
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        d = add_features(df.reset_index(drop=True) if feats is None else feats, FEATURES, (), None, cache)
+    return df.path.isin(d.path).to_numpy()
+
+def saved_cv(run:Path, df, models, keep:np.ndarray) -> dict:
+    "A finished `cross_validate` run's saved folds, as probabilities for the rows of `df` (NaN where the run left a row out)"
     vocab = sorted(df.label.unique())
     probs = {m: np.full((len(df), len(vocab)), np.nan) for m in models}
     for k in sorted(df.fold.unique()):
-        for m in models: probs[m][(df.fold == k).to_numpy()] = np.load(run/f'fold{k}'/f'{m}.npy')
+        for m in models: probs[m][(df.fold == k).to_numpy() & keep] = np.load(run/f'fold{k}'/f'{m}.npy')
     for m, p in probs.items():
-        if np.isnan(p).any(): raise SystemExit(f'{run}: {m} is not finished on every fold')
-    targs = df.label.map({v: i for i, v in enumerate(vocab)}).to_numpy()
-    return CVResult(probs, targs, vocab, df.group.astype(str).to_numpy(), df.fold.to_numpy(), {})
+        if np.isnan(p[keep]).any(): raise SystemExit(f'{run}: {m} is not finished on every fold')
+    return probs
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,27 +92,36 @@ def main():
     prev = json.loads((a.out/'masks_in.json').read_text()) if (a.out/'masks_in.json').exists() else {}
     res = dict(prev, cells=len(df), slides=int(df.group.nunique()), candidates={**prev.get('candidates', {}), **{r['model']: r for r in rows}},
                seconds_per_fold={**prev.get('seconds_per_fold', {}), **secs})
-    if a.only is None and not a.true: res.update(table=the_table(df, a), seconds=round(time.perf_counter() - t0))
+    if a.only is None and not a.true:
+        table, n = the_table(df, a)
+        res.update(table=table, cells_in_table=n, seconds=round(time.perf_counter() - t0))
     atomic_write(a.out/'masks_in.json', json.dumps(res, indent=1))
 
-def the_table(df, a) -> list[dict]:
+def the_table(df, a) -> tuple[list[dict], int]:
     "Image models with and without mask planes, morphometry and fusion from true and predicted masks, and the votes of what a folder allows"
-    cv = saved_cv(a.out/'small-data-cpu-masks', df, ('image',))
-    lite = saved_cv(a.rgb/'lite0-128-ft', df, ('image', 'image+tta'))
-    learned = saved_cv(a.out/'cv-learned', df, ('gb', 'lr', 'fusion'))
-    true = saved_cv(a.out/'cv-true', df, ('gb', 'lr', 'fusion'))
-    masked = {n: saved_cv(a.out/n, df, ('image', 'image+tta')) for n in MASKED}
-    for c in (lite, learned, true, *masked.values()): assert (c.targs == cv.targs).all()
-    table = [table_row('lite0-128-ft (RGB)', lite.probs['image'], cv)]
-    table += [table_row(f'{m} ({src} masks)', c.probs[m], cv) for src, c in (('true', true), ('learned', learned)) for m in ('lr', 'gb', 'fusion')]
-    members = {'lr': learned.probs['lr'], 'gb': learned.probs['gb'], 'fusion': learned.probs['fusion'], 'lite0-128-ft': lite.probs['image'],
-               **{n: c.probs['image'] for n, c in masked.items()}}  # every model a folder without masks allows, chosen before any score
+    truth = kept(df, cache=a.out/'small-data-cpu-masks'/'features.csv')  # the image and true-mask runs: cells measurable from their true masks
+    learned = {p: l for k in sorted(df.fold.unique()) for p, l in zip(df.path[df.fold == k], fold_masks(df, k, a.out, a.threads))}
+    pred = kept(df, feats=measured(df, learned))  # the predicted-mask runs: cells measurable from their predicted masks
+    runs = {'lite0-128-ft (RGB)': (a.rgb/'lite0-128-ft', 'image', truth)}
+    for n in MASKED:
+        for tag, what in (('', 'predicted'), ('-true', 'true')):
+            if (a.out/f'{n}{tag}'/'fold4'/'image.npy').exists(): runs[f'{n} (+ {what} mask planes)'] = (a.out/f'{n}{tag}', 'image', truth)
+    for src, keep in (('true', truth), ('learned', pred)):
+        for m in ('lr', 'gb', 'fusion'): runs[f'{m} ({src} masks)'] = (a.out/f'cv-{src}', m, keep)
+    common = np.logical_and.reduce([keep for _, _, keep in runs.values()])
+    vocab = sorted(df.label.unique())
+    cv = CVResult({}, df.label.map({v: i for i, v in enumerate(vocab)}).to_numpy()[common], vocab, df.group.astype(str).to_numpy()[common],
+                  df.fold.to_numpy()[common], {})
+    probs = {name: saved_cv(run, df, (m,), keep)[m][common] for name, (run, m, keep) in runs.items()}
+    table = [table_row(name, p, cv) for name, p in probs.items()]
+    members = {n: p for n, p in probs.items() if '(true' not in n}  # every model a folder without masks allows, chosen before any score
     P = np.stack(list(members.values()))
-    table.append(table_row('soft vote: ' + ' + '.join(members), P.mean(0), cv))
+    table.append(table_row('soft vote of the models without true masks', P.mean(0), cv))
     wv, w = oof_weighted_vote(P, cv)
-    table.append(dict(table_row('weighted vote (weights from the other folds)', wv, cv), weights=dict(zip(members, np.round(w.mean(0), 3).tolist()))))
-    for r in table: print(f"{r['model']:<70} F1 {r['f1_macro']:.3f} acc {r['accuracy']:.3f} binary {r['binary_acc']:.3f}", flush=True)
-    return table
+    table.append(dict(table_row('weighted vote of the same (weights from the other folds)', wv, cv), weights=dict(zip(members, np.round(w.mean(0), 3).tolist()))))
+    for r in table: print(f"{r['model']:<60} F1 {r['f1_macro']:.3f} acc {r['accuracy']:.3f} binary {r['binary_acc']:.3f}", flush=True)
+    print(f'{common.sum()} of {len(df)} cells: those every model kept', flush=True)
+    return table, int(common.sum())
 
 if __name__ == '__main__':
     main()

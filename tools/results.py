@@ -55,8 +55,8 @@ def _row(r:dict, name:str) -> dict:
 def one_table(m:dict, mi:dict, recipe:list) -> list[str]:
     "Every model a user with an ordinary folder can train, with and without masks, on the study's folds (`bench/herlev_masks_in.py`)"
     sd = next(r for r in recipe if r['candidate'] == 'r18-96-ls-40' and not r['tta'])  # the `small-data-cpu` recipe's settings
-    t, cands = {r['model']: r for r in mi['table']}, mi['candidates']
-    image = lambda n, what: [_row(cands[k], f'{what} (+ {m} mask planes)') for k, m in ((n, 'predicted'), (f'{n}-true', 'true')) if k in cands]
+    t = {r['model']: r for r in mi['table']}
+    image = lambda n, what: [_row(t[k], f'{what} (+ {m} mask planes)') for m in ('predicted', 'true') if (k := f'{n} (+ {m} mask planes)') in t]
     rows = ([dict(sd, name='small-data-cpu (RGB)')] + image('small-data-cpu-masks', 'small-data-cpu')
             + [_row(t['lite0-128-ft (RGB)'], 'Lite0 fine-tuned (RGB)')] + image('lite0-128-ft-masks', 'Lite0 fine-tuned')
             + [_row(t[f'{m} ({src} masks)'], f"{m} ({'predicted' if src == 'learned' else src} masks)") for src in ('true', 'learned') for m in ('lr', 'gb', 'fusion')]
@@ -66,11 +66,12 @@ def one_table(m:dict, mi:dict, recipe:list) -> list[str]:
     secs = mi.get('seconds_per_fold', {})
     took = ', '.join(f"{k} {v / 60:.1f} min" for k, v in secs.items())
     return ["**The one table** (`python bench/herlev_masks_in.py`, after `bench/herlev_masks.py --fusion`; training per fold: " + took + "). "
-            "Every model a lab with an ordinary folder of crops can train, the same five slide-grouped folds, 95 % intervals over slides. "
+            f"Every model a lab with an ordinary folder of crops can train, the same five slide-grouped folds, 95 % intervals over slides, "
+            f"on the {mi['cells_in_table']} cells every model kept (a cell whose mask holds no cell has no measurements). "
             "*Mask planes*: the cell's nucleus and whole-cell masks as two more input channels (`masks_in`), predicted for every cell, "
             "training and test alike, by the segmenter of its fold (never trained on its slide). *Predicted masks*: the measurements "
-            "taken from those masks. `small-data-cpu (RGB)` is the recipe row above. The votes use only models an ordinary folder "
-            "allows (no true masks)" + (f"; the weighted vote's mean weights: {', '.join(f'{k} {v:.2f}' for k, v in w.items())}" if w else '') + ':',
+            "taken from those masks. `small-data-cpu (RGB)` is the recipe row above and the classical rows are the segmenter table's (each on the cells its own run kept). The votes use every model an ordinary folder "
+            "allows (none that reads true masks)" + (f"; the weighted vote's mean weights: {', '.join(f'{k} {v:.2f}' for k, v in w.items())}" if w else '') + ':',
             '', score_table(rows, 'model')]
 
 def section(res:dict) -> str:
