@@ -33,7 +33,7 @@ from fastai.torch_core import set_seed, get_model
 from fastai.vision.augment import Resize
 from fastai.vision.core import imagenet_stats
 from fastai.vision.data import ImageBlock
-from ..core import DataError, atomic_write, as_text, on_screen
+from ..core import DataError, atomic_write, as_text, on_screen, _lock, _unlock
 from ..data.core import load_manifest
 from ..image.augment import cyto_aug_transforms, CytoAugment
 from ..image.cache import ItemCache, CachedImage
@@ -347,9 +347,12 @@ RUN_FILES = {  # what each file of a run folder is (patterns relative to the fol
 class RunFolder:
     "Where a training run keeps its config, log, checkpoints and exports; `state` says where an interrupted run stopped"
     def __init__(self, path, resume=False):
-        self.path = Path(path)
+        self.path, self._key = Path(path), None
         self.checkpoints, self.history = self.path/'checkpoints', self.path/'history.csv'
         self.state_file, self.config_file = self.checkpoints/'state.json', self.path/'config.json'
+        if is_main():  # one writer: a second run (or resume) into this folder is told, before it reads or removes anything
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._key = _lock(self.path, 'run folder')
         self.state = json.loads(self.state_file.read_text()) if resume and self.state_file.exists() else None
         if resume and self.state is None: warnings.warn(f'Nothing to resume in {self.path}: starting afresh')
         if not resume and self.state_file.exists():
@@ -399,8 +402,17 @@ class RunFolder:
         "Put the run's best weights (if any epoch was saved) into `learn`'s model"
         if self.weights is not None: load_model(self.weights, learn.model, None, with_opt=False, device=getattr(learn.dls, 'device', None))
 
+    def release(self):
+        "Let another writer into the folder (a finished run; also when the object goes)"
+        if self._key is not None: _unlock(self._key); self._key = None
+    def __del__(self): self.release()
+
     def finish(self, learn:Learner, exported:bool):
         "A finished run keeps one copy of its final weights (`model.pth` if `exported`, else `checkpoints/best.pth`); the last checkpoint goes"
+        try: self._finish(learn, exported)
+        finally: self.release()
+
+    def _finish(self, learn:Learner, exported:bool):
         if not is_main() or not self.state_file.exists(): return  # no epoch ran: nothing was saved
         keep = self.path/'model.pth' if exported else self.checkpoints/'best.pth'
         if not keep.exists(): atomic_write(keep, lambda t: torch.save(get_model(learn.model).state_dict(), t))  # no epoch was better: the last one's
