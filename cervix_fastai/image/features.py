@@ -13,7 +13,7 @@ from PIL import Image
 from skimage.measure import regionprops, find_contours, label as label_regions
 from skimage.filters import sobel
 from scipy.ndimage import binary_erosion, binary_fill_holes, gaussian_filter
-from ..core import DataError, atomic_write, maybe_progress, as_text
+from ..core import DataError, atomic_write, maybe_progress, as_text, upright
 from ..data.core import herlev_mask
 from ..data.masks import cell_masks, BACKGROUND, CYTOPLASM, NUCLEUS
 from .preprocess import read_rgb, content_box, pad_resize
@@ -142,14 +142,10 @@ MASK_CHANNELS = ('nucleus', 'cell')  # the planes after RGB of a model with mask
 MASK_STATS = (0.5, 0.5)  # their normalisation (mean, std), after scaling to [0, 1]: -1 outside, +1 inside
 MASK_INPUTS = ('auto', 'predicted')  # a cell's own masks where it has them (else predicted), or always the segmenter's
 
-# what Pillow's `ImageOps.exif_transpose` does for each EXIF orientation
-_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
-
 def _turned_as(im:Image.Image, path) -> Image.Image:
-    "`im` (drawn on `path`'s stored pixels) turned as `read_rgb` turns the image: by its EXIF orientation"
-    with Image.open(path) as f: o = f.getexif().get(0x0112, 1)
-    return im.transpose(_TURNS[o]) if o in _TURNS else im
+    "`im` (drawn on `path`'s stored pixels) turned as `read_rgb` turns the image: `upright` with the file's EXIF orientation"
+    with Image.open(path) as f: im.getexif()[0x0112] = f.getexif().get(0x0112, 1)
+    return upright(im)
 
 def mask_planes(path, # a cell image
                 size:int, # the side of the square its image is padded and resized to

@@ -437,11 +437,7 @@ class FitResult(GetAttr):
 
 def _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images=True, cache_dir=None, masks_in=None, mask_dir=None):
     "(DataLoaders, manifest or None) from whatever `data` is"
-    if hasattr(data, 'train') and hasattr(data, 'valid'):
-        if masks_in is not None and dls_config(data).get('masks_in') != masks_in:  # (their planes decide the model's input)
-            raise DataError(f"masks_in={masks_in!r}, but these DataLoaders carry {dls_config(data).get('masks_in') or 'no'} mask planes: "
-                            'make them with manifest_dls(..., masks_in=...), or leave masks_in out')
-        return data, None
+    if hasattr(data, 'train') and hasattr(data, 'valid'): return data, None
     df = load_manifest(data, seed=seed)
     return manifest_dls(df, size=size, bs=bs, stats=norm_stats(bb), aug=aug, filters=filters, num_workers=num_workers, seed=seed,
                         cache_images=cache_images, cache_dir=cache_dir, masks_in=masks_in, mask_dir=mask_dir), df
@@ -588,7 +584,10 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         barrier()  # the first process has prepared the folder
         set_seed(seed, reproducible=True)
         dls, df = _dls(data, size, bs, bb, aug, filters, num_workers, seed, cache_images, run.checkpoints if world == 1 else None, masks_in, mask_dir)
-        masks_in = dls_config(dls).get('masks_in')  # DataLoaders made by hand: what their planes are
+        if masks_in not in (None, planes := dls_config(dls)['masks_in']):  # DataLoaders made by hand: their planes decide the model's input
+            raise DataError(f"masks_in={masks_in!r}, but these DataLoaders carry {planes or 'no'} mask planes: "
+                            'make them with manifest_dls(..., masks_in=...), or leave masks_in out')
+        masks_in = planes
         learn = backbone_learner(dls, bb, pretrained, weights=weights, init_body=None if init_model is None else init_model[0], class_weights=class_weights,
                                  path=run.path, model_dir='checkpoints', label_smoothing=label_smoothing,
                                  n_in=3 + (0 if masks_in is None else len(MASK_CHANNELS)), **kwargs)
