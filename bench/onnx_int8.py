@@ -62,7 +62,7 @@ def trained(a, out:Path):
     bdir = out/'bundle'
     if not (bdir/'model.onnx').exists():
         t0 = time.perf_counter()
-        res = fit_backbone(df, 'resnet18', size=96, epochs=20, lr=3e-3, bs=32, label_smoothing=0.1, pretrained=False,
+        res = fit_backbone(df, 'resnet18', size=96, epochs=20, lr=3e-3, bs=32, label_smoothing=0.1, pretrained=False, keep='best',
                            run_dir=out/'run', resume=(out/'run').exists(), quiet=True, export=False, threads=a.threads)
         export_bundle(res, bdir, onnx=True)
         print(f'trained resnet18@96 on fold 0 in {time.perf_counter() - t0:.0f} s')

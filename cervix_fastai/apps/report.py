@@ -67,8 +67,8 @@ they have not been validated for clinical use and must not be used to decide any
 {% if data.division and not data.by_slide %}<li class="warn"><b>Not divided by slide.</b> The cells were {{ data.division }}.</li>
 {% elif data.division %}<li>The cells were {{ data.division }}, so a model cannot score well by recognising a slide's stain or background.</li>
 {% else %}<li>The cells were divided into train, validation and test splits by their group column (each group in one split).</li>{% endif %}
-<li>The test split was used for nothing but the scores below: the best epoch, the calibration temperature and the vote
-weights were all chosen on the validation split.</li>
+<li>The test split was used for nothing but the scores below: the calibration temperature, the vote weights and, for a
+model that keeps its best epoch, that epoch were all chosen on the validation split.</li>
 <li>Each interval is a 95 % percentile bootstrap that resamples whole slides when the slides are known (cells of one slide
 are not independent); with few test slides the intervals are wide, and that width is the honest uncertainty.</li>
 <li>Prediction sets (where shown): each member's sets were calibrated on the validation split to hold the true class
@@ -120,8 +120,8 @@ and the model's call stands for the others.</p>
 </div></details>{% endif %}{% endfor %}
 
 <h2 id="training">Training curves</h2>
-{% if models|selectattr('history')|list %}<p>The weights kept for each model are those of its epoch with the best validation {{ monitors }} (the dotted
-line), not the last epoch's. The validation loss, drawn on a log scale, can jump by tens on a single epoch: on a small
+{% if models|selectattr('history')|list %}<p>The weights kept for each model are those of {{ kept }} (the dotted line).
+The validation loss, drawn on a log scale, can jump by tens on a single epoch: on a small
 validation split a few cells called wrong with near certainty make a large mean loss, the more so for small models
 trained from scratch at a one-cycle schedule's high learning rates.</p>{% endif %}
 {% for m in models %}{% if m.history %}<figure><img src="{{ m.history }}" alt="training curves of {{ m.name }}"><figcaption>{{ m.name }}: losses and validation metrics per epoch</figcaption></figure>{% endif %}{% endfor %}{% endif %}
@@ -158,15 +158,21 @@ def _sets_row(name:str, m:dict) -> list:
     return [name, f"{c['target']:.0%}", f"{c['coverage']:.1%}", f"{c['mean_set_size']:.2f}", f"{c['referred']:.0%}",
             f"{c['accuracy_kept']:.3f} on {c['n_kept']}" if c['n_kept'] else 'none kept']
 
+def _kept(keep:str, monitor:str|None) -> str|None:
+    "Which epoch a model's weights are from, in words"
+    if keep == 'last': return 'its last epoch'
+    return f'its epoch with the best validation {MONITOR_NAMES.get(monitor, monitor)}' if monitor else None
+
 def _model_view(run:Path, name:str, spec:dict) -> dict:
     "What the template shows for one model"
     sc = run/spec['scores'] if spec.get('scores') else None
     m = _json(sc/'metrics.json') if sc is not None else None
     h = run/spec['history'] if spec.get('history') else None
-    monitor = (_json(h.parent/'config.json') or {}).get('monitor') if h is not None else None
+    cfg = (_json(h.parent/'config.json') or {}) if h is not None else {}
+    monitor, keep = cfg.get('monitor'), cfg.get('keep', 'best')  # (runs before `keep` kept their best epoch)
     return dict(name=name, confusion=sc and _img(sc/'confusion.png'), roc=sc and _img(sc/'roc.png'),
-                reliability=sc and _img(sc/'reliability.png'), monitor=monitor,
-                history=_or_none(lambda: _img(None, plot_history(h, monitor))) if h is not None and h.is_file() else None,
+                reliability=sc and _img(sc/'reliability.png'), kept=_kept(keep, monitor),
+                history=_or_none(lambda: _img(None, plot_history(h, monitor, keep))) if h is not None and h.is_file() else None,
                 line=m and _or_none(lambda: f"accuracy {m['accuracy']:.3f}, macro F1 {m['f1_macro']:.3f} ({m['n']} cells)" + (
                     f"; {' / '.join(m['binary']['vocab'])} roll-up: accuracy {m['binary']['accuracy']:.3f}" if m.get('binary') else '')),
                 per_class=m and _or_none(_per_class, m),
@@ -204,7 +210,7 @@ def report_context(run_dir) -> dict:
     ens = _json(run/RunLayout.ENSEMBLE/'ensemble.json')
     vote = _or_none(lambda: vote_rule(ens.get('how', 'soft'), ens['names'], ens.get('weights'))) if ens else None
     sets = [m['sets'] for m in models if m['sets']]
-    monitors = sorted(set(m['monitor'] for m in models if m['history'] and m['monitor']))
+    kept = sorted(set(m['kept'] for m in models if m['history'] and m['kept']))
     return dict(title=res.get('title', f'cervix_fastai run {run.name}'), version=res.get('version', __version__), status=status,
                 written=time.strftime('%Y-%m-%d %H:%M'), data=res.get('data', {}), split=_or_none(lambda: _table(split)),
                 class_grid=_img(run/RunLayout.CLASSES), table=_or_none(lambda: _table(csv(res.get('test_table'), index_col=0))),
@@ -212,7 +218,7 @@ def report_context(run_dir) -> dict:
                 sets=sets and dict(cols=['model', 'target coverage', 'coverage reached', 'mean set size', 'referred',
                                          'right ' + ('group' if any(m['sets_by_group'] for m in models) else 'class') + ' on the cells kept'], rows=sets),
                 sets_by_group=any(m['sets_by_group'] for m in models),
-                monitors=' / '.join(MONITOR_NAMES.get(k, k) for k in monitors) or 'score',
+                kept=' or '.join(kept) or 'the epoch its run kept',
                 gradcam=_img(run/RunLayout.GRID),
                 config=(run/RunLayout.CONFIG).read_text() if (run/RunLayout.CONFIG).is_file() else None, stages=res.get('stages', []))
 

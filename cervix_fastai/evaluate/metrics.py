@@ -179,14 +179,19 @@ def plot_confusion(m:dict, title='', fontsize=12):
     return fig
 
 # %% ../../nbs/20_evaluate.metrics.ipynb #ee60f45c
-def kept_epoch(h:pd.DataFrame, monitor:str) -> int|None:
-    "The row of the epoch a `monitor`-tracking checkpoint keeps: the first best (lowest for a loss or error)"
+def kept_epoch(h:pd.DataFrame, # a run's `history.csv`
+               monitor:str|None, # the metric a run that keeps its best epoch tracks
+               keep='best', # the run's `keep` setting: 'best' or 'last'
+              ) -> int|None:
+    "The row of the epoch a run keeps: the last, or the first best by `monitor` (lowest for a loss or error)"
+    if keep == 'last': return len(h) - 1 if len(h) else None
     if monitor not in h or h[monitor].isna().all(): return None
     v = h[monitor].to_numpy(float)
     return int(np.nanargmin(v) if 'loss' in monitor or 'error' in monitor else np.nanargmax(v))
 
 def plot_history(history, # a `history.csv` (path) or its DataFrame
-                 monitor:str|None=None, # the metric that chose the epoch kept: marked on both plots
+                 monitor:str|None=None, # the metric that chose the epoch kept (keep='best'): marked on both plots
+                 keep:str|None=None, # the run's `keep`: 'last' marks the last epoch; None: 'best' where a monitor is given
                 ):
     "Losses (log scale) and validation metrics per epoch, the kept epoch marked"
     import matplotlib.pyplot as plt
@@ -202,9 +207,11 @@ def plot_history(history, # a `history.csv` (path) or its DataFrame
     axs[0].set_title('loss'); axs[0].legend()
     for c in [c for c in ('accuracy', 'f1_macro', 'fbeta_weighted') if c in h]: axs[1].plot(x, h[c], label=c)
     axs[1].set_title('validation'); axs[1].set_ylim(0, 1)
-    best = None if monitor is None else kept_epoch(h, monitor)
+    keep = keep or 'best'
+    best = None if monitor is None and keep == 'best' else kept_epoch(h, monitor, keep)
     if best is not None:
-        for ax in axs: ax.axvline(best, color='k', ls=':', lw=1, label=f'kept: best {monitor}' if ax is axs[1] else None)
+        what = 'last epoch' if keep == 'last' else f'best {monitor}'
+        for ax in axs: ax.axvline(best, color='k', ls=':', lw=1, label=f'kept: {what}' if ax is axs[1] else None)
     axs[1].legend()
     for ax in axs: ax.set_xlabel('epoch (all phases)'); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()

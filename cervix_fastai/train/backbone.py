@@ -45,7 +45,7 @@ from ..distributed import init_distributed, launched, is_main, barrier, ddp_trai
 from ..serve.bundle import Bundle, calibrate, export_bundle, load_bundle
 from ..evaluate.metrics import macro_f1
 from ..core import check_same
-from .settings import SCHEDULES, RESUME_KEYS, takes_recipe, check_settings, input_size
+from .settings import SCHEDULES, RESUME_KEYS, takes_recipe, check_settings, input_size, kept_epoch_rule
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'TRAINED_LR_FLOOR', 'loader_workers', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint',
@@ -337,9 +337,9 @@ RUN_FILES = {  # what each file of a run folder is (patterns relative to the fol
     'history.csv': 'one row per epoch',
     'checkpoints/state.json': 'where the run stopped, and whether it is done',
     'checkpoints/last-*.pth': "model, optimizer (Adam: twice the model's size) and random states of the last epoch: only while unfinished",
-    'checkpoints/best.pth': 'weights of the best epoch (only while unfinished, or when the run was not exported)',
+    'checkpoints/best.pth': "weights of the best epoch (keep='best': only while unfinished), or the final weights of a run not exported",
     'checkpoints/items-*': 'the decoded images of a run too large to hold them in memory (`ItemCache`): only while unfinished',
-    'model.pth': 'the final (best) weights, a plain state dict',
+    'model.pth': 'the final weights (the epoch kept), a plain state dict',
     'export.pkl': "fastai's learner (weights, no optimizer) for load_learner: a pickle, for trusted use",
     'bundle/*': "the safe bundle (`fit_member`'s default place): what scoring loads",
 }
@@ -395,11 +395,11 @@ class RunFolder:
 
     @property
     def weights(self) -> Path|None:
-        "The file with the run's best weights: `checkpoints/best.pth`, or `model.pth` once a finished run removed it"
+        "The file with the run's kept weights: `checkpoints/best.pth`, or `model.pth` once a finished run removed it (None: keep='last' and unfinished)"
         return next((f for f in (self.checkpoints/'best.pth', self.path/'model.pth') if f.exists()), None)
 
     def load_weights(self, learn:Learner):
-        "Put the run's best weights (if any epoch was saved) into `learn`'s model"
+        "Put the run's kept weights (if a best epoch or a finished run's weights were saved) into `learn`'s model"
         if self.weights is not None: load_model(self.weights, learn.model, None, with_opt=False, device=getattr(learn.dls, 'device', None))
 
     def release(self):
@@ -415,7 +415,7 @@ class RunFolder:
     def _finish(self, learn:Learner, exported:bool):
         if not is_main() or not self.state_file.exists(): return  # no epoch ran: nothing was saved
         keep = self.path/'model.pth' if exported else self.checkpoints/'best.pth'
-        if not keep.exists(): atomic_write(keep, lambda t: torch.save(get_model(learn.model).state_dict(), t))  # no epoch was better: the last one's
+        if not keep.exists(): atomic_write(keep, lambda t: torch.save(get_model(learn.model).state_dict(), t))  # keep='last', or no epoch was better: the last one's
         atomic_write(self.state_file, json.dumps({**json.loads(self.state_file.read_text()), 'done': True, 'checkpoint': None}))
         for f in [*self.checkpoints.glob('last*.pth'), *self.checkpoints.glob('items-*'), *([self.checkpoints/'best.pth'] if exported else [])]: f.unlink(missing_ok=True)
 
@@ -457,8 +457,8 @@ def _find_lr(learn:Learner, phases:list[Phase], trained_body=True) -> float:
     return float(max(s.valley, TRAINED_LR_FLOOR) if phases[0].frozen else s.valley)  # frozen: it measured the head alone
 
 def _phase_cbs(phase:Phase, start:int, run:RunFolder, best, monitor, patience, cbs) -> list:
-    "The callbacks of one phase: best and last checkpoints, the log, and early stopping where it belongs"
-    out = [best, EpochLog(run.history, phase.name, start), Checkpoint(phase.name, best, start)]
+    "The callbacks of one phase: the best checkpoint (when the run keeps its best epoch), the last, the log, and early stopping where it belongs"
+    out = [*([best] if best is not None else []), EpochLog(run.history, phase.name, start), Checkpoint(phase.name, best, start)]
     if phase.cycle is None:
         p = ifnone(patience, 3)
         out += [EarlyStop(monitor=monitor, patience=p), ReduceLROnPlateau(monitor='valid_loss', patience=max(1, p - 1))]
@@ -467,12 +467,12 @@ def _phase_cbs(phase:Phase, start:int, run:RunFolder, best, monitor, patience, c
     return out + list(cbs or [])
 
 # %% ../../nbs/51_train.backbone.ipynb #db7843d3
-def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, monitor:str, patience, cbs):
-    "Fit each phase in turn, from where `run.state` says an interrupted run stopped"
-    best = BestCheckpoint(monitor=monitor, fname='best', reset_on_fit=False, verbose=learn.logger is not noop)
+def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, monitor:str, patience, cbs, keep='best'):
+    "Fit each phase in turn, from where `run.state` says an interrupted run stopped; `keep='last'` writes no best checkpoint"
+    best = BestCheckpoint(monitor=monitor, fname='best', reset_on_fit=False, verbose=learn.logger is not noop) if keep == 'best' else None
     names, state = [p.name for p in phases], run.state
     if state is not None:
-        best.best = state['best']
+        if best is not None: best.best = state['best']
         if state['phase'] not in names: raise DataError(f"Cannot resume phase {state['phase']!r}: this schedule has {names}")
     for ph in phases:
         learn.unfreeze()
@@ -485,7 +485,7 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
                 if ck: load_checkpoint(learn, run.checkpoints/ck)
                 start, lrs = state['epoch'], state.get('lrs')
         if state is not None and ph.name == state['phase'] and (state.get('done') or start >= ph.epochs):
-            run.load_weights(learn)  # where a finished phase left the model
+            run.load_weights(learn)  # where a finished phase left the model (keep='last': its last checkpoint, loaded above)
             learn.__dict__.pop('_resumed', None)  # the next phase starts its smoothed loss and trackers afresh, as it does straight through
             continue
         base = lr * ph.lr_mult
@@ -498,7 +498,8 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
 # %% ../../nbs/51_train.backbone.ipynb #4bd3917a
 def _same_run(run:RunFolder, config:dict):
     "Raise if `config` is not the one the interrupted run in `run` was started with (the settings of `RESUME_KEYS`)"
-    check_same(run.config(), config, f'The run in {run.path}', 'resume with the same settings, or train into another run_dir', RESUME_KEYS)
+    before = {'keep': 'best', **run.config()}  # a run of a version before `keep` kept its best epoch
+    check_same(before, config, f'The run in {run.path}', 'resume with the same settings, or train into another run_dir', RESUME_KEYS)
 
 # %% ../../nbs/51_train.backbone.ipynb #4bd39170
 @contextmanager
@@ -543,8 +544,9 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  schedule:str|None=None, # 'one_cycle', 'fine_tune' or 'plateau' (None: 'fine_tune' for a trained body, else 'one_cycle')
                  freeze_epochs=1, # epochs with the body frozen first (trained bodies)
                  run_dir='runs/train', # where checkpoints, logs and exports go
-                 monitor='f1_macro', # validation metric that picks the best epoch
+                 monitor='f1_macro', # validation metric of early stopping and of keep='best'
                  patience:int|None=None, # early stopping (default: 3 for 'plateau', none for one-cycle schedules)
+                 keep:str|None=None, # the weights the run ends with: 'last' epoch or 'best' by `monitor` (None: best where early stopping may end the run, else last)
                  resume=False, # continue an interrupted run from its last epoch
                  seed=0,
                  aug=True, # online augmentation
@@ -566,10 +568,10 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
                  distributed=False, # data-parallel in the processes a launcher (`torchrun`) started (see `distributed`)
                  **kwargs # more `backbone_learner` arguments
                 ) -> FitResult:
-    "Train `arch` on `data`; the learner comes back with its best epoch loaded"
+    "Train `arch` on `data`; the learner comes back with the epoch `keep` says loaded"
     s = check_settings(dict(size=size, epochs=epochs, lr=lr, bs=bs, pretrained=pretrained, schedule=schedule, freeze_epochs=freeze_epochs,
                             monitor=monitor, patience=patience, seed=seed, filters=filters, aug=aug, label_smoothing=label_smoothing,
-                            mixup=mixup, threads=threads, masks_in=masks_in))  # (the settings' own checks: a clear error before any work)
+                            mixup=mixup, threads=threads, masks_in=masks_in, keep=keep))  # (the settings' own checks: a clear error before any work)
     size, epochs, lr, bs, schedule, freeze_epochs, monitor, patience, seed, filters, aug, label_smoothing, mixup, threads, masks_in = (s[k] for k in (
         'size', 'epochs', 'lr', 'bs', 'schedule', 'freeze_epochs', 'monitor', 'patience', 'seed', 'filters', 'aug', 'label_smoothing', 'mixup',
         'threads', 'masks_in'))  # the checked values (YAML's 'none', '2' ...)
@@ -580,6 +582,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
         size = input_size(size, bb)
         trained_body = pretrained or init_model is not None
         phases = schedule_phases(schedule := ifnone(schedule, 'fine_tune' if trained_body else 'one_cycle'), epochs, freeze_epochs, trained_body)
+        keep = kept_epoch_rule(s['keep'], schedule, patience)
         run = RunFolder(run_dir, resume)
         barrier()  # the first process has prepared the folder
         set_seed(seed, reproducible=True)
@@ -600,7 +603,7 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
             else: learn.add_cb(EpochLines())
         if lr is None: lr = run.config()['lr'] if run.state is not None else _find_lr(learn, phases, trained_body)
         config = dict(arch=bb.name, **dls_config(dls, getattr(learn.model, 'tab', None)), bs=bs, epochs=epochs, lr=lr, schedule=schedule, freeze_epochs=freeze_epochs,
-                      pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
+                      pretrained=pretrained, seed=seed, monitor=monitor, patience=patience, keep=keep, label_smoothing=label_smoothing,
                       mixup=mixup, threads=torch.get_num_threads(), world_size=world, effective_bs=bs * world,
                       channels_last=bool(cl), num_workers=getattr(dls.train, 'fake_l', dls.train).num_workers,  # recorded, as threads: they change the last bits
                       **({} if masks_in is None else {'segmenter': segmenter_digest('auto')}))  # whose masks the planes may be
@@ -608,10 +611,10 @@ def fit_backbone(data, # DataLoaders, a divided manifest or CSV, a divided folde
             print(f'{world} processes × batch {bs} = effective batch {bs * world}; learning rate {lr:g}, as given (not scaled)')
         if run.state is not None: _same_run(run, config)
         run.save_config(config)
-        _run_phases(learn, phases, lr, run, monitor, patience, cbs)
+        _run_phases(learn, phases, lr, run, monitor, patience, cbs, keep)
         if ddp is not None: learn.remove_cb(ddp)  # a plain learner again, every process holding the same weights
         barrier()  # the first process's checkpoints are written
-        run.load_weights(learn)  # the best epoch
+        run.load_weights(learn)  # the best epoch (keep='last': no best was written, the last epoch stays)
         barrier()  # every process has read them before the first one removes what a finished run no longer needs
         if export: run.export(learn)
         run.finish(learn, export)

@@ -19,7 +19,7 @@ from ..serve.predictor import ModelPredictor
 from .backbone import fit_backbone, split_preds, torch_threads
 from .tabular import fit_tabular
 from .fusion import fit_fusion, add_features
-from .settings import SETTING, DEFAULTS, check_settings, recipe_args
+from .settings import SETTING, DEFAULTS, check_settings, recipe_args, kept_epoch_rule
 from ..core import check_same
 
 # %% auto #0
@@ -65,7 +65,7 @@ def _same_settings(run_dir:Path, settings:dict):
     "Record the settings of a comparison in `run_dir/cv.json`; refuse to mix in saved folds made with other ones"
     f = run_dir/'cv.json'
     if not f.exists(): return atomic_write(f, json.dumps(settings, indent=2))
-    check_same(json.loads(f.read_text()), settings, f'The saved folds in {run_dir}', 'use another run_dir')
+    check_same({'keep': 'best', **json.loads(f.read_text())}, settings, f'The saved folds in {run_dir}', 'use another run_dir')
 
 def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold_col`; the table columns are measured if missing
                    fold_col='fold', # slide-grouped folds, three or more (see `grouped_kfold`)
@@ -89,6 +89,7 @@ def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold
     df = add_features(df.reset_index(drop=True), cont, (), mask_dir, run_dir/'features.csv').reset_index(drop=True)  # the same rows for every model
     df = df.assign(label=df.label.map(as_text))  # class names as text: one class order for every model
     rows = hashlib.sha256(json.dumps([[str(p), as_text(k), l] for p, k, l in zip(df.path, df[fold_col], df.label)]).encode()).hexdigest()
+    fit['keep'] = kept_epoch_rule(fit['keep'], fit['schedule'], fit['patience'])  # recorded as the runs will keep it (a missing one: 'best', as before `keep`)
     _same_settings(run_dir, dict({k: fit[k] for k in SETTING if k not in ('threads', 'recipe')}, cont=list(cont), features=FEATURES_VERSION, fold_col=fold_col,
                                  rows=rows, mask_dir=None if mask_dir is None else str(mask_dir), more=repr(sorted((k, v) for k, v in fit.items() if k not in SETTING))))
     vocab = sorted(df.label.unique())

@@ -14,8 +14,8 @@ from ..image.features import MASK_INPUTS
 from ..models import get_backbone
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'SETTINGS', 'SETTING', 'DEFAULTS', 'RESUME_KEYS', 'RECIPES', 'Setting', 'check_setting', 'check_settings',
-           'input_size', 'recipe_args', 'takes_recipe']
+__all__ = ['SCHEDULES', 'KEEPS', 'SETTINGS', 'SETTING', 'DEFAULTS', 'RESUME_KEYS', 'RECIPES', 'Setting', 'check_setting',
+           'check_settings', 'input_size', 'kept_epoch_rule', 'recipe_args', 'takes_recipe']
 
 # %% ../../nbs/50_train.settings.ipynb #78298de3
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Setting:
     def unset_ok(self) -> bool: return self.optional or self.default is None or None in (self.choices or ())
 
 SCHEDULES = ('one_cycle', 'fine_tune', 'plateau')
+KEEPS = ('last', 'best')  # the epoch whose weights a run ends with
 SETTINGS = (
     Setting('arch', 'resnet50', str, 'a registered backbone or any timm/torchvision model', recipe=True, job=False),
     Setting('size', None, int, "input size in pixels (none: 64, or the backbone's least size when that is larger)", recipe=True, least=16),
@@ -47,8 +48,10 @@ SETTINGS = (
     Setting('schedule', None, str, 'one_cycle, fine_tune or plateau (none: fine_tune for a trained body, else one_cycle)', recipe=True,
             choices=(None, *SCHEDULES)),
     Setting('freeze_epochs', 1, int, 'epochs with the body frozen first (a trained body)', least=0),
-    Setting('monitor', 'f1_macro', str, 'the validation metric that picks the best epoch'),
+    Setting('monitor', 'f1_macro', str, "the validation metric early stopping watches and keep='best' picks the epoch by"),
     Setting('patience', None, int, "early stopping after this many epochs without progress (none: 3 for plateau, else none)", least=1),
+    Setting('keep', None, str, "the weights a run ends with: last (its last epoch) or best (by monitor on the validation split); "
+            "none: best where early stopping may end the run (plateau, or patience given), else last", recipe=True, choices=(None, *KEEPS)),
     Setting('seed', 0, int, 'random seed: the same seed, data and threads give the same model', least=0),
     Setting('filters', (), tuple, 'preprocessing applied on the fly and recorded in the bundle (median_clahe, nlm)', choices=tuple(FILTERS)),
     Setting('aug', True, bool, 'online augmentation of the training batches', resume=False),
@@ -114,6 +117,14 @@ def input_size(size:int|None, # the `size` setting
     size = max(64, bb.min_size) if size is None else size
     if size < bb.min_size: raise ValueError(f'{bb.name} needs inputs of at least {bb.min_size} px, got {size}')
     return size
+
+def kept_epoch_rule(keep:str|None, # the `keep` setting
+                    schedule:str|None, # the schedule the run trains with (`SCHEDULES`; None: one_cycle or fine_tune, as the body decides)
+                    patience:int|None, # the `patience` setting
+                   ) -> str:
+    "Which epoch a run keeps: `keep`, or (none) the best where early stopping may end it and the last otherwise"
+    if keep is not None: return check_setting('keep', keep)
+    return 'best' if schedule == 'plateau' or patience is not None else 'last'
 
 # %% ../../nbs/50_train.settings.ipynb #dd1b718c
 RECIPES = {
