@@ -3,8 +3,8 @@
 The image model of the study (`r18-96-ls` of `bench/herlev_recipe.py`: resnet18 from random weights, 96 px, 20
 one-cycle epochs at lr 3e-3, batch 32, label smoothing 0.1, `fit_backbone`'s defaults otherwise) is trained with each
 variant below, seeds 0, 1 and 2, on the five folds (`herlev_folds`; fold k tests, the next validates, three train).
-Every run also keeps the weights of its last epoch, so the best-epoch pick (by validation macro F1, the default) is
-compared with the last epoch on the same runs at no cost.
+Every run keeps its best epoch (`keep='best'`, by validation macro F1) and also the weights of its last, so the two are
+compared on the same runs at no cost.
 
 Variants (one setting changed each):
 - `base`: as above (`CytoAugment`, zero padding to a square, label smoothing 0.1, best epoch);

@@ -97,8 +97,8 @@ def main():
         res.update(table=table, cells_in_table=n, seconds=round(time.perf_counter() - t0))
     atomic_write(a.out/'masks_in.json', json.dumps(res, indent=1))
 
-def the_table(df, a) -> tuple[list[dict], int]:
-    "Image models with and without mask planes, morphometry and fusion from true and predicted masks, and the votes of what a folder allows"
+def table_probs(df, a) -> tuple[dict, CVResult, np.ndarray]:
+    "The table's models' held-out probabilities on the cells every one of them kept, a `CVResult` of those cells, and which rows of `df` they are"
     truth = kept(df, cache=a.out/'small-data-cpu-masks'/'features.csv')  # the image and true-mask runs: cells measurable from their true masks
     learned = {p: l for k in sorted(df.fold.unique()) for p, l in zip(df.path[df.fold == k], fold_masks(df, k, a.out, a.threads))}
     pred = kept(df, feats=measured(df, learned))  # the predicted-mask runs: cells measurable from their predicted masks
@@ -112,9 +112,17 @@ def the_table(df, a) -> tuple[list[dict], int]:
     vocab = sorted(df.label.unique())
     cv = CVResult({}, df.label.map({v: i for i, v in enumerate(vocab)}).to_numpy()[common], vocab, df.group.astype(str).to_numpy()[common],
                   df.fold.to_numpy()[common], {})
-    probs = {name: saved_cv(run, df, (m,), keep)[m][common] for name, (run, m, keep) in runs.items()}
+    return {name: saved_cv(run, df, (m,), keep)[m][common] for name, (run, m, keep) in runs.items()}, cv, common
+
+def no_true_masks(probs:dict) -> dict:
+    "The members of the votes: every model a folder without masks allows, chosen before any score"
+    return {n: p for n, p in probs.items() if '(true' not in n}
+
+def the_table(df, a) -> tuple[list[dict], int]:
+    "Image models with and without mask planes, morphometry and fusion from true and predicted masks, and the votes of what a folder allows"
+    probs, cv, common = table_probs(df, a)
     table = [table_row(name, p, cv) for name, p in probs.items()]
-    members = {n: p for n, p in probs.items() if '(true' not in n}  # every model a folder without masks allows, chosen before any score
+    members = no_true_masks(probs)
     P = np.stack(list(members.values()))
     table.append(table_row('soft vote of the models without true masks', P.mean(0), cv))
     wv, w = oof_weighted_vote(P, cv)

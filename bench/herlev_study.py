@@ -169,7 +169,7 @@ def main():
         sdf = divide_dataset(read_sipakmed(syn), seed=0)
         src_dir = a.out/f'{tag}-source'
         src = fit_backbone(sdf, args['arch'], epochs=a.source_epochs, lr=args['lr'], bs=args['bs'], size=args['size'],
-                           label_smoothing=args.get('label_smoothing', 0.), mixup=args.get('mixup', 0.), schedule='one_cycle',
+                           label_smoothing=args.get('label_smoothing', 0.), mixup=args.get('mixup', 0.), schedule='one_cycle', keep=args.get('keep'),
                            run_dir=src_dir, seed=0, quiet=True, export=False, threads=a.threads,
                            resume=(src_dir/'checkpoints'/'state.json').exists(), **{'pretrained': False, **pre})
         rest = {**args, 'epochs': args['epochs'] - a.source_epochs, 'pretrained': False}

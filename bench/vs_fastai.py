@@ -4,7 +4,7 @@ Both train the same architecture from random weights (no ImageNet download) on t
 Herlev (`divide_dataset(df, fracs=(0.6, 0.2, 0.2), seed=--seed)`: train rows to train on, valid rows to validate on,
 test rows scored once at the end):
 - ours: `fit_backbone(df, arch, size=, epochs=, pretrained=False, seed=, quiet=True, lr=None)` (the learning-rate
-  finder unless --lr), every other argument at its default (schedule, augmentation, early stopping, best-epoch reload, ...);
+  finder unless --lr), every other argument at its default (schedule, augmentation, early stopping, the epoch kept, ...);
 - fastai: the textbook recipe: a DataBlock with `Resize(size, method='pad', pad_mode='zeros')`, `aug_transforms()` and
   ImageNet normalisation, bs 32, `vision_learner(dls, arch, pretrained=False, metrics=accuracy)`,
   `fit_one_cycle(epochs, 3e-3)`, after `set_seed(seed, reproducible=True)`.

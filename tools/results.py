@@ -5,7 +5,8 @@
 
 It reads `--runs/study/study.json` (`bench/herlev_study.py`), `--runs/recipe.csv`, `--runs/recipe_folds.csv`
 (`bench/herlev_recipe.py` without --only) and, when they exist, `--masks/masks.json` (`bench/herlev_masks.py`) and
-`--masks/masks_in.json` (`bench/herlev_masks_in.py`); nothing
+`--masks/masks_in.json` (`bench/herlev_masks_in.py`), `--masks/slides.json` (`bench/herlev_slides.py`) and
+`--ablation/ablation.json` (`bench/herlev_ablation.py`); nothing
 is computed here, every number is the scripts' own."""
 import argparse, json, sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from readme import render
 
 CELL_ID = 'results01'  # the README's Results cell in nbs/index.ipynb
 MASKS_ID = 'results02'  # its cell on masks for every cell (`bench/herlev_masks.py`)
+ABLATION_ID = 'results03'  # its cell on the from-scratch defaults (`bench/herlev_ablation.py`)
+SLIDES_ID = 'results04'  # its cell on triage per slide (`bench/herlev_slides.py`)
 RESULTS = ROOT/'nbs'/'results'/'herlev.json'
 
 def ci(r, c, lo, hi): return f"{r[c]:.3f} [{r[lo]:.2f}, {r[hi]:.2f}]"
@@ -84,6 +87,39 @@ def advice(rows:list) -> str:
             + (f"; the **{vote['name']}** reaches {say(vote)} (a vote that mixes morphometry with image models cannot yet be exported "
                "as one model: the bench computes it from the saved folds)." if vote else '.'))
 
+def _ci2(v, c) -> str: return f"{v:.3f} [{c[0]:.2f}, {c[1]:.2f}]"
+
+def slides_lines(sl:dict) -> list[str]:
+    "The README's lines on triage per slide (`bench/herlev_slides.py`)"
+    out = ['| model | slide AUC | sensitivity at 90 % specificity | at 95 % specificity | call: sensitivity | call: specificity | rule chosen (folds) |',
+           '|---|---|---|---|---|---|---|']
+    out += [f"| {r['model']} | {_ci2(r['auc'], r['auc_ci95'])} | {_ci2(r['sensitivity_at_90_specificity'], r['sensitivity_at_90_specificity_ci95'])} | "
+            f"{_ci2(r['sensitivity_at_95_specificity'], r['sensitivity_at_95_specificity_ci95'])} | {_ci2(r['call_sensitivity'], r['call_sensitivity_ci95'])} | "
+            f"{_ci2(r['call_specificity'], r['call_specificity_ci95'])} | {', '.join(f'{k} {v}' for k, v in r['rules'].items())} |" for r in sl['rows']]
+    return [f"**Triage per slide** (`{sl['command']}`, after the one table; it trains nothing, {sl['seconds']} s): the same models and cells, "
+            f"per slide: {sl['slides']} slides, {sl['abnormal_slides']} of them with an abnormal cell, {sl['cells_per_slide']:.1f} cells per slide. "
+            "A slide is abnormal when any of its cells is. Its score comes from its cells' abnormal probabilities by a rule "
+            f"({', '.join(sl['rules'])}: `evaluate.slides`) chosen for each test fold by slide-level AUC on the other folds' cells; "
+            "the sensitivities at 90 % and 95 % specificity are read off the slide-level ROC; the call is abnormal when any cell's "
+            "abnormal probability reaches 0.5. Intervals: 1,000 bootstrap resamples of slides.", '', *out]
+
+def ablation_lines(ab:dict) -> list[str]:
+    "The README's lines on which from-scratch defaults won (`bench/herlev_ablation.py`)"
+    names = {'base': '`CytoAugment` (the library\'s)', 'fastai-aug': "fastai's `aug_transforms()`", 'no-ls': 'no label smoothing'}
+    b = ab['base']
+    out = ['| augmentation | epoch kept | 7-class macro F1 (seeds) | macro F1 against best-epoch `CytoAugment` | 7-class accuracy | normal/abnormal accuracy | normal/abnormal against the same |',
+           '|---|---|---|---|---|---|---|']
+    out += [f"| {names.get(r['variant'], r['variant'])} | {r['pick']} | {r['f1_macro']:.3f} ({', '.join(f'{x:.3f}' for x in r['f1_seeds'])}) | "
+            + ('(the reference)' if (r['variant'], r['pick']) == ('base', 'best') else f"{r['f1_gain']:+.3f} [{r['f1_gain_ci'][0]:+.3f}, {r['f1_gain_ci'][1]:+.3f}]")
+            + f" | {r['accuracy']:.3f} | {r['binary_acc']:.3f} | "
+            + ('' if (r['variant'], r['pick']) == ('base', 'best') else f"{r['binary_gain']:+.3f} [{r['binary_gain_ci'][0]:+.3f}, {r['binary_gain_ci'][1]:+.3f}]") + ' |'
+            for r in ab['rows']]
+    seeds = ab['rows'][0]['seeds']
+    return [f"**Which from-scratch defaults win** (`python bench/herlev_ablation.py`, {ab['seconds'] / 60:.0f} minutes): {b['arch']} from random weights, "
+            f"{b['size']} px, {b['epochs']} one-cycle epochs at {b['lr']}, label smoothing {b['label_smoothing']}, on the same five folds, seeds "
+            f"{', '.join(map(str, seeds))}; figures averaged over the seeds, differences paired cell by cell with 95 % intervals over slides. "
+            "Each run gives both epochs: the best by validation macro F1 and the last.", '', *out]
+
 def section(res:dict) -> str:
     "The README's Results section"
     s, rec = res['study'], res['recipe']
@@ -145,6 +181,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--runs', type=Path, default=ROOT/'runs'/'herlev')
     ap.add_argument('--masks', type=Path, default=ROOT/'runs'/'herlev-masks')
+    ap.add_argument('--ablation', type=Path, default=ROOT/'runs'/'herlev-ablation')
     a = ap.parse_args()
     if (a.runs/'study'/'study.json').exists():
         res = dict(study=json.loads((a.runs/'study'/'study.json').read_text()),
@@ -155,11 +192,17 @@ def main():
         print(f'{a.runs}/study/study.json not found: the study and recipe figures stay as last copied into {RESULTS.relative_to(ROOT)}')
     if (a.masks/'masks.json').exists(): res['masks'] = json.loads((a.masks/'masks.json').read_text())
     if (a.masks/'masks_in.json').exists(): res['masks_in'] = json.loads((a.masks/'masks_in.json').read_text())
+    if (a.masks/'slides.json').exists(): res['slides'] = json.loads((a.masks/'slides.json').read_text())
+    if (a.ablation/'ablation.json').exists(): res['ablation'] = json.loads((a.ablation/'ablation.json').read_text())
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    res.update({k: old[k] for k in ('masks', 'masks_in', 'slides', 'ablation') if k not in res and k in old})  # figures this machine did not make again
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=1) + '\n')
     nbf = ROOT/'nbs'/'index.ipynb'
     nb = json.loads(nbf.read_text())
-    cells = [(CELL_ID, section(res))] + ([(MASKS_ID, '\n'.join(masks_lines(res['masks'], res.get('masks_in'), res['recipe'])))] if 'masks' in res else [])
+    cells = ([(CELL_ID, section(res))] + ([(MASKS_ID, '\n'.join(masks_lines(res['masks'], res.get('masks_in'), res['recipe'])))] if 'masks' in res else [])
+             + ([(ABLATION_ID, '\n'.join(ablation_lines(res['ablation'])))] if 'ablation' in res else [])
+             + ([(SLIDES_ID, '\n'.join(slides_lines(res['slides'])))] if 'slides' in res else []))
     for cid, text in cells:  # each replaces its cell, or goes just before "What is in it"
         cell = dict(cell_type='markdown', id=cid, metadata={}, source=text.splitlines(keepends=True))
         at = [i for i, c in enumerate(nb['cells']) if c.get('id') == cid]

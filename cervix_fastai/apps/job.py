@@ -215,7 +215,11 @@ def _claim(cfg:dict, resume:bool, overwrite:bool, sources=()) -> tuple[OutDir, d
     res = json.loads((run/run.RESULTS).read_text()) if (run/run.RESULTS).exists() else {}
     if resume:
         if not res: raise DataError(f'Nothing to resume in {out}: run without resume to start')
-        old = {**DEFAULTS, **{k: v for k, v in read_yaml(run/run.CONFIG).items() if k != 'versions'}}  # (a key added since: its default)
+        rec = {k: v for k, v in read_yaml(run/run.CONFIG).items() if k != 'versions'}
+        if 'keep' not in rec:  # recorded before `keep`: its members kept their best epochs, and so do the ones a resume trains
+            rec['keep'] = 'best'
+            if cfg['keep'] is None: cfg['keep'] = 'best'
+        old = {**DEFAULTS, **rec}  # (another key added since: its default)
         check_same(old, cfg, f'The run in {out}', 'run without resume to replace it')
         return od, res
     if res and not res.get('finished') and not overwrite:

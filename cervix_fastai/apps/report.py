@@ -210,7 +210,8 @@ def report_context(run_dir) -> dict:
     ens = _json(run/RunLayout.ENSEMBLE/'ensemble.json')
     vote = _or_none(lambda: vote_rule(ens.get('how', 'soft'), ens['names'], ens.get('weights'))) if ens else None
     sets = [m['sets'] for m in models if m['sets']]
-    kept = sorted(set(m['kept'] for m in models if m['history'] and m['kept']))
+    kept = {m['name']: m['kept'] for m in models if m['history'] and m['kept']}
+    kept = (next(iter(kept.values())) if len(set(kept.values())) == 1 else '; '.join(f'{n}: {k}' for n, k in kept.items())) if kept else None
     return dict(title=res.get('title', f'cervix_fastai run {run.name}'), version=res.get('version', __version__), status=status,
                 written=time.strftime('%Y-%m-%d %H:%M'), data=res.get('data', {}), split=_or_none(lambda: _table(split)),
                 class_grid=_img(run/RunLayout.CLASSES), table=_or_none(lambda: _table(csv(res.get('test_table'), index_col=0))),
@@ -218,7 +219,7 @@ def report_context(run_dir) -> dict:
                 sets=sets and dict(cols=['model', 'target coverage', 'coverage reached', 'mean set size', 'referred',
                                          'right ' + ('group' if any(m['sets_by_group'] for m in models) else 'class') + ' on the cells kept'], rows=sets),
                 sets_by_group=any(m['sets_by_group'] for m in models),
-                kept=' or '.join(kept) or 'the epoch its run kept',
+                kept=kept or 'the epoch its run kept',
                 gradcam=_img(run/RunLayout.GRID),
                 config=(run/RunLayout.CONFIG).read_text() if (run/RunLayout.CONFIG).is_file() else None, stages=res.get('stages', []))
 

@@ -65,7 +65,9 @@ def _same_settings(run_dir:Path, settings:dict):
     "Record the settings of a comparison in `run_dir/cv.json`; refuse to mix in saved folds made with other ones"
     f = run_dir/'cv.json'
     if not f.exists(): return atomic_write(f, json.dumps(settings, indent=2))
-    check_same({'keep': 'best', **json.loads(f.read_text())}, settings, f'The saved folds in {run_dir}', 'use another run_dir')
+    old = json.loads(f.read_text())
+    hint = '' if 'keep' in old else " (folds saved before the `keep` setting kept their best epochs: keep='best' goes on with them)"
+    check_same({'keep': 'best', **old}, settings, f'The saved folds in {run_dir}', 'use another run_dir' + hint)
 
 def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold_col`; the table columns are measured if missing
                    fold_col='fold', # slide-grouped folds, three or more (see `grouped_kfold`)
