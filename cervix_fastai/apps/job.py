@@ -344,7 +344,7 @@ def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     for name, path in _models(cfg, od).items():
         m = score_folder(path, test, RunLayout(od.root).scores(name), binary=binary, name='the test split',
                          coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress).metrics  # (sets: single bundles)
-        out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal') if k in m}
+        out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal', 'slides') if k in m}
     od.write(RunLayout.TABLE, ensemble_table(final, div).to_csv())
     return out
 

@@ -15,7 +15,7 @@ from ..evaluate.metrics import plot_history, screening_line
 from ..serve.load import RunLayout
 
 # %% auto #0
-__all__ = ['REPORT_TEMPLATE', 'MONITOR_NAMES', 'vote_rule', 'report_context', 'report_html', 'render_report']
+__all__ = ['REPORT_TEMPLATE', 'SLIDE_COLS', 'MONITOR_NAMES', 'vote_rule', 'report_context', 'report_html', 'render_report']
 
 # %% ../../nbs/60_apps.report.ipynb #1cb2f552
 def _img(path:Path|None, fig=None) -> str|None:
@@ -110,6 +110,15 @@ and the model's call stands for the others.</p>
 <table><tr>{% for c in sets.cols %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in sets.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
 
+{% if slides %}<h2 id="slides">Per slide</h2>
+<p>What a screen decides: a slide is abnormal when any of its cells is. Its score comes from its cells' abnormal
+probabilities (the abnormal classes' summed) by the rule named; it is called abnormal when any of its cells' reaches
+0.5, and the cell that decided it is named in each model's <code>slides.csv</code>. Sensitivity at 90 % and 95 %
+specificity is read off the slide-level ROC; intervals resample slides.</p>
+<table><tr>{% for c in slides.cols %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for r in slides.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+<div class="grid">{% for m in models %}{% if m.slides_roc %}<figure><img src="{{ m.slides_roc }}" alt="slide-level ROC of {{ m.name }}" width="380"><figcaption>{{ m.name }}: per slide</figcaption></figure>{% endif %}{% endfor %}</div>{% endif %}
+
 {% if models %}<h2 id="confusion">Confusion matrices</h2>
 <div class="grid">{% for m in models %}{% if m.confusion %}<figure><img src="{{ m.confusion }}" alt="confusion matrix of {{ m.name }}"><figcaption>{{ m.name }}{% if m.line %}: {{ m.line }}{% endif %}</figcaption></figure>{% endif %}{% endfor %}</div>
 
@@ -158,6 +167,15 @@ def _sets_row(name:str, m:dict) -> list:
     return [name, f"{c['target']:.0%}", f"{c['coverage']:.1%}", f"{c['mean_set_size']:.2f}", f"{c['referred']:.0%}",
             f"{c['accuracy_kept']:.3f} on {c['n_kept']}" if c['n_kept'] else 'none kept']
 
+SLIDE_COLS = ['model', 'slides (abnormal)', 'rule', 'AUC', 'sensitivity at 90 % specificity', 'at 95 % specificity',
+              'call: sensitivity', 'call: specificity']
+
+def _slides_row(name:str, s:dict) -> list:
+    "A model's per-slide figures (`slide_metrics`), each with its interval"
+    f = lambda k: f"{s[k]:.3f}" + (f" ({s[k + '_ci95'][0]:.2f}–{s[k + '_ci95'][1]:.2f})" if s.get(k + '_ci95') else '')
+    return [name, f"{s['slides']} ({s['abnormal_slides']})", s['rule'], f('auc'), f('sensitivity_at_90_specificity'),
+            f('sensitivity_at_95_specificity'), f('call_sensitivity'), f('call_specificity')]
+
 def _kept(keep:str, monitor:str|None) -> str|None:
     "Which epoch a model's weights are from, in words"
     if keep == 'last': return 'its last epoch'
@@ -178,6 +196,8 @@ def _model_view(run:Path, name:str, spec:dict) -> dict:
                 per_class=m and _or_none(_per_class, m),
                 screening=m and _or_none(lambda: screening_line(m['binary']['screening']) if 'screening' in (m.get('binary') or {}) else None),
                 sets=m and _or_none(lambda: _sets_row(name, m) if m.get('conformal') else None),
+                slides=m and _or_none(lambda: _slides_row(name, m['slides']) if m.get('slides') else None),
+                slides_roc=sc and _img(sc/'slides_roc.png'),
                 sets_by_group=bool(m and m.get('conformal') and m.get('binary')))
 
 def vote_rule(how:str, # the ensemble's vote: 'hard', 'soft' or 'weighted'
@@ -216,6 +236,7 @@ def report_context(run_dir) -> dict:
                 written=time.strftime('%Y-%m-%d %H:%M'), data=res.get('data', {}), split=_or_none(lambda: _table(split)),
                 class_grid=_img(run/RunLayout.CLASSES), table=_or_none(lambda: _table(csv(res.get('test_table'), index_col=0))),
                 models=[m for m in models if m['confusion'] or m['history'] or m['per_class']], vote=vote,
+                slides=(sl := [m['slides'] for m in models if m['slides']]) and dict(cols=SLIDE_COLS, rows=sl),
                 sets=sets and dict(cols=['model', 'target coverage', 'coverage reached', 'mean set size', 'referred',
                                          'right ' + ('group' if any(m['sets_by_group'] for m in models) else 'class') + ' on the cells kept'], rows=sets),
                 sets_by_group=any(m['sets_by_group'] for m in models),

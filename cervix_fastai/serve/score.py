@@ -14,6 +14,7 @@ from ..core import DataError, OutDir, check_apart, as_text, group_key
 from ..data.core import read_manifest, source_roots
 from ..evaluate.metrics import report, metrics, apply_temperature
 from ..evaluate.conformal import conformal_threshold, prediction_sets, refer, conformal_summary, file_draws
+from ..evaluate.slides import SLIDE_RULES, cell_risk, slide_table, slide_metrics, plot_slide_roc
 from .load import as_predictor
 from ..distributed import init_distributed, is_main, shard, all_gather, unshard
 from ..data.core import find_images, skipped_table, _groups
@@ -68,8 +69,19 @@ def _check_coverage(p, coverage, tta, binary):
     if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage < 1:
         raise DataError(f'coverage must be a share between 0 and 1 (e.g. 0.9), got {coverage!r}')
     if tta: raise DataError('coverage with tta: the calibration scores were made without test-time augmentation')
-    if binary is not None and set(p.vocab) - set(binary):
-        raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
+
+def _figure(od:OutDir, name:str, fig):
+    "Write a matplotlib figure into `od`, then close it"
+    import matplotlib.pyplot as plt
+    od.write(name, lambda t: fig.savefig(t, dpi=90, bbox_inches='tight')); plt.close(fig)
+
+def _slides(df:pd.DataFrame, slides, probs, vocab, binary:dict|None, rule:str) -> pd.DataFrame|None:
+    "The per-slide table (`slide_table`) of the scored rows when their slides are known and `binary` has an abnormal group; else None"
+    if slides is None or binary is None or 'abnormal' not in set(binary.values()) or not len(df): return None
+    lab = df.label
+    truth = lab.map(lambda l: binary[l] == 'abnormal').to_numpy(bool) if lab.notna().all() and lab.isin(list(binary)).all() else None  # every cell's truth, or none
+    return slide_table(cell_risk(probs, vocab, binary), slides, rule, names=df.path.to_numpy(), abnormal=truth,
+                       refer=df['refer'].to_numpy() if 'refer' in df else None)
 
 def _shared_logits(p, files:list, bs, tta, progress) -> tuple:
     "`p.predict_logits` of this process's share of `files`, gathered: every process gets every file's result, in order"
@@ -89,6 +101,7 @@ class Scores:
     images_per_s:float # files per second, unreadable ones included
     unknown_classes:list # labels the model does not know (scored with `unknown='report'`, left out of the metrics)
     metrics:dict|None=None # with labels: what `metrics.json` holds; None without
+    slides:pd.DataFrame|None=None # with slides and a `binary` mapping: one row per slide (`slide_table`): `slides.csv`
     def __repr__(self):
         m = '' if self.metrics is None else f", accuracy {self.metrics['accuracy']:.3f}"
         return f'Scores({len(self.predictions)} files in {self.seconds:.1f} s, {len(self.skipped)} not scored{m})'
@@ -104,6 +117,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
                  groups=None, # slide of each image: a regex on its path under `src`, a path → slide mapping (a table's `group` column by default)
                  mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
                  coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
+                 slide_rule='max', # with slides (`groups`) and a `binary` mapping with an abnormal group: how a slide's cells make its score (`SLIDE_RULES`)
                  progress=True,
                  distributed=False, # share the files between the processes a launcher (`torchrun`) started; the first one writes
                  engine='torch', # or 'onnxruntime': the bundle's `model.onnx` (exported with `onnx=True`); 'onnxruntime-int8': `model.int8.onnx` (`int8=True`)
@@ -117,6 +131,8 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle, engine=engine).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
     if coverage is not None: _check_coverage(p, coverage, tta, binary)
+    if slide_rule not in SLIDE_RULES: raise DataError(f'slide_rule must be one of {list(SLIDE_RULES)}, got {slide_rule!r}')
+    if binary is not None and set(p.vocab) - set(binary): raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
     if groups is None and table is not None: groups = _table_groups(table, files)
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
     if strange and unknown == 'error':
@@ -138,10 +154,11 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
         sets = prediction_sets(probs, qhat, u=file_draws(df.path))
         df['set'] = ['|'.join(np.array(p.vocab)[s]) for s in sets]
         df['refer'] = refer(sets, p.vocab, binary) | df.label.isin(strange).to_numpy()  # a class the model doesn't know: always a person's
-    res = Scores(df, skipped, secs, len(files) / max(secs, 1e-9), strange)
+    res = Scores(df, skipped, secs, len(files) / max(secs, 1e-9), strange, slides=_slides(df, None if g is None else np.array(g)[ok], probs, p.vocab, binary, slide_rule))
     if od is not None:
         od.write('predictions.csv', df.to_csv(index=False))
         if len(skipped): od.write('skipped.csv', skipped.to_csv(index=False))
+        if res.slides is not None: od.write('slides.csv', res.slides.to_csv(index=False))
     known = df.label.isin(p.vocab).to_numpy()
     if known.any():
         targs, gk = np.array([p.vocab.index(l) for l in df.label[known]]), None if g is None else np.array(g)[ok][known]
@@ -149,6 +166,9 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
                     groups=gk, title=f'Scores on {name or what}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
         if coverage is not None:
             m['conformal'] = dict(target=float(coverage), **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
+        if res.slides is not None and 'abnormal' in res.slides:
+            m['slides'] = slide_metrics(res.slides)
+            if od is not None: _figure(od, 'slides_roc.png', plot_slide_roc(res.slides))
         res.metrics = {**m, 'unknown_classes': strange, 'skipped': len(skipped), 'n_unknown': int((~known & df.label.notna()).sum())}
         if od is not None: od.write('metrics.json', json.dumps(res.metrics, indent=2))
     if od is not None: od.finish()  # the mark that this folder holds one whole run
