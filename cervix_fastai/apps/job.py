@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from .. import __version__
 from ..core import DataError, OutDir, RECORD, safe_name, check_apart, check_same, brief
-from ..data.core import read_sipakmed, read_dataset, read_manifest, divide_dataset, split_summary, check_no_leak, show_class_grid, source_roots, slides_known, division_line, SIPAKMED_CLASSES, SIPAKMED_BINARY, HERLEV_CLASSES, HERLEV_BINARY
+from ..data.core import read_sipakmed, read_dataset, read_manifest, divide_dataset, split_summary, check_no_leak, show_class_grid, source_roots, slides_known, division_line, known_binary
 from ..data.synth import make_synthetic_sipakmed
 from ..models import get_backbone
 from ..train.settings import SETTINGS, check_setting, recipe_args
@@ -311,10 +311,7 @@ def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
     return dict(temperature=b.temperature)
 
 def _binary(cfg:dict, vocab) -> dict|None:
-    if cfg['binary'] in (None, 'none', False): return None
-    for classes, mapping in ((SIPAKMED_CLASSES, SIPAKMED_BINARY), (HERLEV_CLASSES, HERLEV_BINARY)):
-        if set(vocab) <= set(classes): return {c: mapping[c] for c in vocab}
-    return None
+    return None if cfg['binary'] in (None, 'none', False) else known_binary(vocab)
 
 def _ensemble(cfg:dict, od:OutDir) -> dict:
     "Vote weights on the validation split; the ensemble exported"

@@ -15,10 +15,11 @@ from ..core import MASK
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'MANIFEST_MORE', 'SPLITS', 'SIPAKMED_CLASSES', 'SIPAKMED_BINARY', 'HERLEV_CLASSES', 'HERLEV_BINARY',
-           'check_image', 'scan_images', 'make_manifest', 'group_regex', 'slide_in', 'read_folder', 'read_sipakmed',
-           'herlev_mask', 'read_herlev', 'read_manifest', 'read_dataset', 'assign_groups', 'check_no_leak',
-           'split_summary', 'slides_known', 'division_line', 'source_roots', 'write_manifest', 'divide_dataset',
-           'grouped_kfold', 'read_split_tree', 'load_manifest', 'show_class_grid', 'find_images', 'skipped_table']
+           'known_binary', 'check_image', 'scan_images', 'make_manifest', 'group_regex', 'slide_in', 'read_folder',
+           'read_sipakmed', 'herlev_mask', 'read_herlev', 'read_manifest', 'read_dataset', 'assign_groups',
+           'check_no_leak', 'split_summary', 'slides_known', 'division_line', 'source_roots', 'write_manifest',
+           'divide_dataset', 'grouped_kfold', 'read_split_tree', 'load_manifest', 'show_class_grid', 'find_images',
+           'skipped_table']
 
 # %% ../../nbs/10_data.core.ipynb #532db7f9
 MANIFEST_COLS = ('path', 'label', 'group', 'dataset')  # what every reader gives
@@ -30,6 +31,12 @@ SIPAKMED_BINARY = {'Superficial-Intermediate': 'normal', 'Parabasal': 'normal', 
 HERLEV_CLASSES = ('carcinoma_in_situ', 'light_dysplastic', 'moderate_dysplastic', 'normal_columnar',
                   'normal_intermediate', 'normal_superficiel', 'severe_dysplastic')
 HERLEV_BINARY = {c: 'normal' if c.startswith('normal_') else 'abnormal' for c in HERLEV_CLASSES}
+
+def known_binary(vocab) -> dict|None:
+    "The normal/abnormal grouping of `vocab` when its classes are SIPaKMeD's or Herlev's (all or some of them); else None"
+    for classes, mapping in ((SIPAKMED_CLASSES, SIPAKMED_BINARY), (HERLEV_CLASSES, HERLEV_BINARY)):
+        if set(map(str, vocab)) <= set(classes): return {c: mapping[c] for c in map(str, vocab)}
+    return None
 
 # %% ../../nbs/10_data.core.ipynb #987a4bea
 def check_image(path) -> str|None:

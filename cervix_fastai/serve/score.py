@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from ..core import DataError, OutDir, check_apart, as_text, group_key
-from ..data.core import read_manifest, source_roots
+from ..data.core import read_manifest, source_roots, known_binary
 from ..evaluate.metrics import report, metrics, apply_temperature
 from ..evaluate.conformal import conformal_threshold, prediction_sets, refer, conformal_summary, file_draws
 from ..evaluate.slides import SLIDE_RULES, cell_risk, slide_table, slide_metrics, plot_slide_roc
@@ -113,7 +113,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
                  tta=False, # test-time augmentation: mean over the four flips
                  unknown='error', # classes the model doesn't know: 'error', or 'report' (scored, left out of metrics)
                  trust_pickle=False, # allow loading a .pkl (runs code stored in the file)
-                 binary:dict|None=None, # class → group mapping for a roll-up in the report
+                 binary:dict|str|None=None, # class → group mapping for a roll-up in the report; 'auto': SIPaKMeD's or Herlev's when the model's classes are theirs
                  groups=None, # slide of each image: a regex on its path under `src`, a path → slide mapping (a table's `group` column by default)
                  mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
                  coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
@@ -131,6 +131,9 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle, engine=engine).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
     if coverage is not None: _check_coverage(p, coverage, tta, binary)
+    if isinstance(binary, str):
+        if binary != 'auto': raise DataError(f"binary must be a class → group mapping, 'auto' or None, got {binary!r}")
+        binary = known_binary(p.vocab)
     if slide_rule not in SLIDE_RULES: raise DataError(f'slide_rule must be one of {list(SLIDE_RULES)}, got {slide_rule!r}')
     if binary is not None and set(p.vocab) - set(binary): raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
     if groups is None and table is not None: groups = _table_groups(table, files)
