@@ -116,13 +116,17 @@ def sens_spec(targs, pred, positive:int, # the class (group) index a screen must
 
 def binary_metrics(probs, targs, vocab, mapping:dict, # class → group (normal / benign / abnormal)
                    positive='abnormal', # the group a screen must catch: its sensitivity and specificity, when it is one
-                   n_boot=1000, seed=0, groups=None) -> dict:
+                   n_boot=1000, seed=0, groups=None,
+                   threshold:float|None=None, # a cell is called `positive` when its summed probability reaches it (None: when that group's is the largest)
+                  ) -> dict:
     "`metrics` of the roll-up over `mapping`'s groups, with `screening` (see `sens_spec`) for the `positive` group"
     bp, bt, bv = roll_up(probs, targs, vocab, mapping)
     m = metrics(bp, bt, bv, n_boot=n_boot, seed=seed, groups=groups)
     if positive in bv:
+        k = bv.index(positive)
+        call = bp.argmax(1) if threshold is None else np.where(bp[:, k] >= threshold, k, -1)
         m['screening'] = dict(positive=positive, classes=[str(c) for c in vocab if mapping[c] == positive],
-                              **sens_spec(bt, bp.argmax(1), bv.index(positive), n_boot, seed, groups))
+                              threshold=threshold, **sens_spec(bt, call, k, n_boot, seed, groups))
     return m
 
 # %% ../../nbs/20_evaluate.metrics.ipynb #7dda3187
@@ -251,8 +255,9 @@ def _ci(d:dict, k:str) -> str: return f" (95 % CI {d[k + '_ci95'][0]:.3f}–{d[k
 
 def screening_line(s:dict) -> str:
     "One sentence for `m['binary']['screening']`: sensitivity and specificity with their intervals"
+    how = '' if s.get('threshold') is None else f" (called {s['positive']} at a summed probability of {s['threshold']:.3f} or more, a threshold chosen on the validation cells)"
     return (f"{s['positive'].capitalize()} cells ({', '.join(s['classes'])}): sensitivity {s['sensitivity']:.3f}{_ci(s, 'sensitivity')} "
-            f"on {s['n_positive']}, specificity {s['specificity']:.3f}{_ci(s, 'specificity')} on the other {s['n_negative']}.")
+            f"on {s['n_positive']}, specificity {s['specificity']:.3f}{_ci(s, 'specificity')} on the other {s['n_negative']}{how}.")
 
 def _report_md(m:dict, figs:dict, title:str, binary) -> str:
     "The Markdown summary of `metrics` output and the figure files"
@@ -278,6 +283,7 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
            title='Evaluation', n_boot=1000, seed=0,
            groups=None, # slide of each row: intervals resample slides
            positive='abnormal', # the roll-up group whose sensitivity and specificity are reported
+           threshold:float|None=None, # its cells' call: summed probability at or above it (None: the largest group)
           ) -> dict:
     "Write metrics.json, confusion/ROC/reliability (and training-curve) PNGs and report.md into `out`"
     import matplotlib.pyplot as plt
@@ -293,7 +299,7 @@ def report(probs, targs, vocab, out, # where to write (created): a folder, or th
     figs['reliability.png'] = rel
     if history is not None and Path(history).exists(): figs['history.png'] = plot_history(history)
     if binary:
-        m['binary'] = binary_metrics(probs, targs, m['vocab'], binary, positive, n_boot, seed, groups)
+        m['binary'] = binary_metrics(probs, targs, m['vocab'], binary, positive, n_boot, seed, groups, threshold)
         figs['confusion_binary.png'] = plot_confusion(m['binary'], f'{title}: roll-up')
     for name, fig in figs.items():
         od.write(name, lambda t: fig.savefig(t, dpi=90, bbox_inches='tight')); plt.close(fig)

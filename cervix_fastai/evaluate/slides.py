@@ -12,11 +12,13 @@ import sklearn.metrics as skm
 from .metrics import bootstrap_ci, roll_up
 
 # %% auto #0
-__all__ = ['SLIDE_RULES', 'cell_risk', 'aggregate', 'slide_table', 'sens_at_spec', 'slide_metrics', 'choose_rule',
-           'plot_slide_roc']
+__all__ = ['SLIDE_RULES', 'cell_risk', 'aggregate', 'abnormal_threshold', 'abnormal_calls', 'slide_table', 'sens_at_spec',
+           'slide_metrics', 'choose_rule', 'plot_slide_roc']
 
 # %% ../../nbs/22_evaluate.slides.ipynb #24da22cc
 SLIDE_RULES = ('max', 'top3', 'noisy_or')  # how a slide's cells make its score; the first is the fallback
+
+def _both(y) -> bool: return 0 < np.sum(y) < len(y)  # abnormal and normal among them
 
 def cell_risk(probs:np.ndarray, # n × classes
               vocab, # class names, in the columns' order
@@ -39,6 +41,38 @@ def aggregate(p:np.ndarray, # one slide's cell risks
     if rule == 'noisy_or': return float(1 - np.prod(1 - np.clip(p, 0, 1)))
     raise ValueError(f'Unknown slide rule {rule!r}: one of {list(SLIDE_RULES)}')
 
+# %% ../../nbs/22_evaluate.slides.ipynb #ea67f248
+def abnormal_threshold(risk, # each validation cell's abnormal probability (`cell_risk`)
+                       abnormal, # each cell's truth (bool)
+                       sensitivity:float|None=None, # the share of abnormal cells to catch; None: the best balanced accuracy
+                      ) -> tuple[float, dict]:
+    "The threshold on a cell's abnormal probability (called abnormal at or above it), and what it reaches on these cells"
+    r, y = np.asarray(risk, float), np.asarray(abnormal, bool)
+    if not _both(y): raise ValueError('Choosing a threshold needs abnormal and normal cells among the validation cells')
+    if sensitivity is not None and not 0 < sensitivity <= 1: raise ValueError(f'sensitivity must be a share above 0 and at most 1, got {sensitivity!r}')
+    u = np.unique(r)
+    cands = np.r_[u[0] / 2, (u[:-1] + u[1:]) / 2, (u[-1] + 1) / 2]  # below every risk, between neighbours, above every risk
+    sens = np.array([(r[y] >= t).mean() for t in cands]); spec = np.array([(r[~y] < t).mean() for t in cands])
+    if sensitivity is None:
+        bal = (sens + spec) / 2
+        best = np.flatnonzero(bal >= bal.max() - 1e-12)
+        i = best[np.argmin(np.abs(cands[best] - 0.5))]  # of equal ones, the nearest to 0.5
+        rule = 'the best balanced accuracy on the validation cells'
+    else:
+        ok = np.flatnonzero(sens >= sensitivity - 1e-12)
+        i = ok[np.argmax(cands[ok])]  # the highest that still catches enough: the most specific
+        rule = f'sensitivity at least {sensitivity:g} on the validation cells'
+    return float(cands[i]), dict(rule=rule, sensitivity=float(sens[i]), specificity=float(spec[i]), n_abnormal=int(y.sum()), n_normal=int((~y).sum()))
+
+def abnormal_calls(probs:np.ndarray, vocab, mapping:dict,
+                   threshold:float|None=None, # the abnormal probability at which a cell is called abnormal; None: when its group is the likeliest
+                   positive='abnormal') -> np.ndarray:
+    "Whether each cell is called abnormal"
+    bp, _, bv = roll_up(probs, np.zeros(len(probs), int), vocab, mapping)
+    if positive not in bv: raise ValueError(f'No class maps to {positive!r}: the groups are {bv}')
+    k = bv.index(positive)
+    return bp.argmax(1) == k if threshold is None else bp[:, k] >= threshold
+
 # %% ../../nbs/22_evaluate.slides.ipynb #0cd2ae66
 def slide_table(risk:np.ndarray, # each cell's probability of being abnormal (`cell_risk`)
                 slides, # each cell's slide (any hashable; compared as text)
@@ -47,18 +81,20 @@ def slide_table(risk:np.ndarray, # each cell's probability of being abnormal (`c
                 names=None, # each cell's name (its file): the deciding cell is named
                 abnormal=None, # each cell's truth (bool), when labels are known: a slide is abnormal if any cell is
                 refer=None, # each cell's `refer` flag (prediction sets): a slide with any referred cell goes to a person
+                calls=None, # each cell's call (bool, `abnormal_calls`), instead of `risk >= threshold`
                ) -> pd.DataFrame:
     "One row per slide: score, cells, the deciding cell, the call and (given) the truth and the referred cells; riskiest first"
     risk, slides = np.asarray(risk, float), np.asarray(slides).astype(str)
     if len(risk) != len(slides): raise ValueError(f'{len(risk)} risks for {len(slides)} slide names')
     if np.isnan(risk).any(): raise ValueError('A cell risk is NaN: score only the cells that were read')
     if rule not in SLIDE_RULES: raise ValueError(f'Unknown slide rule {rule!r}: one of {list(SLIDE_RULES)}')
+    calls = risk >= threshold if calls is None else np.asarray(calls, bool)
     rows = []
     for s in pd.unique(slides):
         idx = np.flatnonzero(slides == s)
         top = idx[np.argmax(risk[idx])]
         r = dict(slide=s, score=aggregate(risk[idx], rule), cells=len(idx), decided_by=int(top), top_risk=float(risk[top]),
-                 call='abnormal' if risk[top] >= threshold else 'normal')
+                 call='abnormal' if calls[idx].any() else 'normal')
         if names is not None: r['decided_by'] = str(np.asarray(names)[top])
         if refer is not None: r['referred_cells'] = int(np.asarray(refer, bool)[idx].sum())
         if abnormal is not None: r['abnormal'] = bool(np.asarray(abnormal, bool)[idx].any())
@@ -68,8 +104,6 @@ def slide_table(risk:np.ndarray, # each cell's probability of being abnormal (`c
     return out
 
 # %% ../../nbs/22_evaluate.slides.ipynb #82e40207
-def _both(y) -> bool: return 0 < np.sum(y) < len(y)
-
 def sens_at_spec(abnormal, # each slide's truth (bool)
                  score, # each slide's score
                  spec=0.9, # the specificity to hold

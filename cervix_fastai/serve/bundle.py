@@ -18,6 +18,8 @@ from ..models import create_model, create_fusion_model, get_backbone
 from ..image.features import TabPrep, FEATURES, MASK_CHANNELS, MASK_INPUTS, segmenter_digest
 from ..evaluate.metrics import apply_temperature, fit_temperature
 from ..evaluate.conformal import aps_scores, file_draws
+from ..evaluate.slides import cell_risk, abnormal_threshold
+from ..data.core import known_binary
 from .predictor import ModelPredictor
 from .onnx import export_onnx, quantize_onnx, OrtModel, _calibration, _valid_files
 
@@ -69,7 +71,19 @@ def meta_problems(meta) -> list[str]:
          'conformal must be a non-empty list of scores from 0 to 1'),
         *[(k not in meta or (isinstance(meta[k], str) and len(meta[k]) == 64), f'{k} is not a SHA-256') for k in ('onnx_sha256', 'onnx_int8_sha256')],
     ]
-    return [why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
+    return ([why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
+            + ([] if 'screening' not in meta else [f'screening: {w}' for w in _screening_problems(meta['screening'], v)]))
+
+def _screening_problems(s, vocab) -> list[str]:
+    "What is wrong with a bundle's abnormal threshold (`calibrate`)"
+    if not isinstance(s, dict): return ['it is not a JSON object']
+    g = s.get('groups')
+    checks = [(isinstance(g, dict) and sorted(g) == sorted(vocab) and all(isinstance(x, str) and x for x in g.values()),
+               f'groups must map each class of the bundle to a group name, got {g!r}'),
+              (isinstance(g, dict) and s.get('positive') in set(g.values()), f"positive must be one of the groups, got {s.get('positive')!r}"),
+              (_finite(s.get('threshold')) and 0 <= s['threshold'] <= 1, f"threshold must be a number from 0 to 1, got {s.get('threshold')!r}"),
+              (isinstance(s.get('rule'), str), 'rule must say how the threshold was chosen')]
+    return [why for ok, why in checks if not ok]
 
 def _tab_problems(t) -> list[str]:
     "What is wrong with a fusion bundle's table preprocessing (`TabPrep.to_dict`)"
@@ -155,6 +169,7 @@ class Bundle(ModelPredictor):
                          tab=TabPrep.from_dict(meta['tabular']) if 'tabular' in meta else None, masks_in=meta.get('masks_in'))
         self.meta, self.path, self.segmenter = meta, Path(path), meta.get('segmenter')
         self.conformal = meta.get('conformal')  # the calibration cells' conformal scores (`calibrate`), or None
+        self.screening = meta.get('screening')  # the abnormal threshold chosen on them (`calibrate`), or None
     def __repr__(self):
         tab = '' if self.tab is None else f' + {len(self.tab)} table inputs'
         return f'Bundle({self.name}{tab}, {len(self.vocab)} classes, {self.size} px, T={self.temperature:.2f}: {self.path})'
@@ -206,12 +221,14 @@ def load_bundle(path, device='cpu',
 
 def set_temperature(path, t:float,
                     conformal:list|None=None, # conformal scores of the calibration cells at this temperature (see `aps_scores`)
+                    screening:dict|None=None, # the abnormal threshold chosen at this temperature (see `calibrate`)
                    ) -> Bundle:
-    "Store a calibration temperature (and the conformal scores that go with it) in a bundle (its checksum renewed)"
+    "Store a calibration temperature (and the conformal scores and abnormal threshold that go with it) in a bundle (its checksum renewed)"
     path = Path(path)
-    meta = {k: v for k, v in _checked_meta(path).items() if k != 'conformal'}  # scores made at another temperature are stale
+    meta = {k: v for k, v in _checked_meta(path).items() if k not in ('conformal', 'screening')}  # made at another temperature: stale
     up = lambda s: math.ceil(float(s) * 1e6) / 1e6  # rounded up: the threshold never falls
-    meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [up(s) for s in sorted(conformal)]})}
+    meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [up(s) for s in sorted(conformal)]}),
+            **({} if screening is None else {'screening': screening})}
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: ' + '; '.join(bad))
     atomic_write(path/'bundle.json', _meta_json(meta))  # the bundle is known ours: its checksum held (an ensemble's member too)
@@ -220,8 +237,11 @@ def set_temperature(path, t:float,
 # %% ../../nbs/42_serve.bundle.ipynb #d76649c3
 def calibrate(bundle, # bundle folder or `Bundle`
               df:pd.DataFrame, # manifest with a `split` column
-              split='valid', bs:int|None=None) -> float:
-    "Fit the bundle's temperature on `split` and store it in its bundle.json"
+              split='valid', bs:int|None=None,
+              binary:dict|str|None='auto', # class → group mapping with an 'abnormal' group for the cells' threshold; 'auto': SIPaKMeD's or Herlev's; None: no threshold
+              sensitivity:float|None=None, # the share of abnormal cells the threshold must catch (None: the best balanced accuracy)
+             ) -> float:
+    "Fit the bundle's temperature on `split` and store it in its bundle.json, with the conformal scores and the abnormal threshold (`abnormal_threshold`)"
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     if 'split' not in df.columns: raise DataError('calibrate needs a divided manifest (a `split` column)')
     sub = df[df.split == split]
@@ -233,8 +253,21 @@ def calibrate(bundle, # bundle folder or `Bundle`
     targs = [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
     t = fit_temperature(logits, targs)
     u = file_draws([f for f, k in zip(sub.path, ok) if k])
-    set_temperature(b.path, t, conformal=aps_scores(apply_temperature(logits, t), targs, u=u))  # for prediction sets (`coverage`)
+    probs = apply_temperature(logits, t)
+    set_temperature(b.path, t, conformal=aps_scores(probs, targs, u=u), screening=_screening(probs, targs, b.vocab, binary, sensitivity))  # for prediction sets (`coverage`) and calls
     return t
+
+def _screening(probs, targs, vocab, binary, sensitivity) -> dict|None:
+    "The abnormal threshold of these (validation) cells, as a bundle records it; None without an abnormal group or without both kinds of cell"
+    groups = known_binary(vocab) if binary == 'auto' else binary
+    if groups is None or 'abnormal' not in set(groups.values()): return None
+    if set(vocab) - set(groups): raise DataError(f'The binary mapping lacks the class(es) {sorted(set(vocab) - set(groups))}')
+    truth = np.array([groups[vocab[i]] == 'abnormal' for i in targs])
+    if truth.all() or not truth.any():
+        warnings.warn('The calibration cells are all abnormal or all normal: no abnormal threshold chosen (cells are called at 0.5)')
+        return None
+    thr, q = abnormal_threshold(cell_risk(probs, vocab, groups), truth, sensitivity)
+    return dict(groups={c: groups[c] for c in vocab}, positive='abnormal', threshold=thr, **q)
 
 # %% ../../nbs/42_serve.bundle.ipynb #00eb100f
 class OnnxBundle(Bundle):

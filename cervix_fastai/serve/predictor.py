@@ -50,6 +50,7 @@ class Predictor:
     "Anything that turns image files into class scores: `vocab`, `temperature`, `members`, `predict_logits`, `predict_proba`"
     temperature = 1.
     conformal = None  # conformal scores of calibration cells (bundles calibrated by `calibrate`): prediction sets
+    screening = None  # the abnormal threshold chosen on validation cells (`calibrate`): groups, positive, threshold, rule
     vocab:list = []
     weights = vote_weights = None # fitted member weights, and those the vote uses (None: equal)
     segmenter = None # the digest of the segmenter whose masks it learnt from where cells had none (a bundle records it)

@@ -14,7 +14,7 @@ from ..core import DataError, OutDir, check_apart, as_text, group_key
 from ..data.core import read_manifest, source_roots, known_binary
 from ..evaluate.metrics import report, metrics, apply_temperature
 from ..evaluate.conformal import conformal_threshold, prediction_sets, refer, conformal_summary, file_draws
-from ..evaluate.slides import SLIDE_RULES, cell_risk, slide_table, slide_metrics, plot_slide_roc
+from ..evaluate.slides import SLIDE_RULES, cell_risk, slide_table, slide_metrics, plot_slide_roc, abnormal_calls
 from .load import as_predictor
 from ..distributed import init_distributed, is_main, shard, all_gather, unshard
 from ..data.core import find_images, skipped_table, _groups
@@ -77,11 +77,11 @@ def _figure(od:OutDir, name:str, fig):
 
 def _slides(df:pd.DataFrame, slides, probs, vocab, binary:dict|None, rule:str) -> pd.DataFrame|None:
     "The per-slide table (`slide_table`) of the scored rows when their slides are known and `binary` has an abnormal group; else None"
-    if slides is None or binary is None or 'abnormal' not in set(binary.values()) or not len(df): return None
+    if slides is None or 'abnormal_call' not in df or not len(df): return None
     lab = df.label
     truth = lab.map(lambda l: binary[l] == 'abnormal').to_numpy(bool) if lab.notna().all() and lab.isin(list(binary)).all() else None  # every cell's truth, or none
-    return slide_table(cell_risk(probs, vocab, binary), slides, rule, names=df.path.to_numpy(), abnormal=truth,
-                       refer=df['refer'].to_numpy() if 'refer' in df else None)
+    return slide_table(df.p_abnormal.to_numpy(), slides, rule, names=df.path.to_numpy(), abnormal=truth,
+                       refer=df['refer'].to_numpy() if 'refer' in df else None, calls=df.abnormal_call.to_numpy())
 
 def _shared_logits(p, files:list, bs, tta, progress) -> tuple:
     "`p.predict_logits` of this process's share of `files`, gathered: every process gets every file's result, in order"
@@ -95,7 +95,7 @@ def _shared_logits(p, files:list, bs, tta, progress) -> tuple:
 @dataclass
 class Scores:
     "What `score_folder` found: a row per scored file, a row per file not scored, the time it took, and the metrics when labels are known"
-    predictions:pd.DataFrame # path, label, pred, prob, p_<class>... (`set`, `refer` with `coverage`): `predictions.csv`
+    predictions:pd.DataFrame # path, label, pred, prob, p_<class>... (`p_abnormal`, `abnormal_call` with an abnormal group; `set`, `refer` with `coverage`): `predictions.csv`
     skipped:pd.DataFrame # each file not scored, with why and its kind (`skipped_table`): `skipped.csv`
     seconds:float # time spent predicting
     images_per_s:float # files per second, unreadable ones included
@@ -113,7 +113,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
                  tta=False, # test-time augmentation: mean over the four flips
                  unknown='error', # classes the model doesn't know: 'error', or 'report' (scored, left out of metrics)
                  trust_pickle=False, # allow loading a .pkl (runs code stored in the file)
-                 binary:dict|str|None=None, # class → group mapping for a roll-up in the report; 'auto': SIPaKMeD's or Herlev's when the model's classes are theirs
+                 binary:dict|str|None=None, # class → group mapping for a roll-up in the report; 'auto': the bundle's (`calibrate`), else SIPaKMeD's or Herlev's when the model's classes are theirs
                  groups=None, # slide of each image: a regex on its path under `src`, a path → slide mapping (a table's `group` column by default)
                  mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
                  coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
@@ -133,7 +133,8 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     if coverage is not None: _check_coverage(p, coverage, tta, binary)
     if isinstance(binary, str):
         if binary != 'auto': raise DataError(f"binary must be a class → group mapping, 'auto' or None, got {binary!r}")
-        binary = known_binary(p.vocab)
+        binary = (p.screening or {}).get('groups') or known_binary(p.vocab)
+    thr = p.screening['threshold'] if p.screening and binary is not None and dict(binary) == p.screening['groups'] else None  # chosen for this grouping
     if slide_rule not in SLIDE_RULES: raise DataError(f'slide_rule must be one of {list(SLIDE_RULES)}, got {slide_rule!r}')
     if binary is not None and set(p.vocab) - set(binary): raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
     if groups is None and table is not None: groups = _table_groups(table, files)
@@ -151,6 +152,9 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     readers = [m for m in getattr(p, 'members', [p]) if (getattr(m, 'tab', None) is not None and getattr(m, 'rows', None) is None) or getattr(m, 'masks_in', None)]
     if readers:  # masks read here: say which (a model that always predicts its planes: predicted)
         df['mask_from'] = 'predicted' if all(getattr(m, 'masks_in', None) == 'predicted' for m in readers) else [mask_kind(f, mask_dir) for f in df.path]
+    if binary is not None and 'abnormal' in set(binary.values()):  # each cell's abnormal probability and call (at the bundle's threshold, if it has one)
+        df['p_abnormal'] = cell_risk(probs, p.vocab, binary) if len(df) else []
+        df['abnormal_call'] = abnormal_calls(probs, p.vocab, binary, thr) if len(df) else []
     if coverage is not None:
         qhat = conformal_threshold(p.conformal, coverage)
         if qhat == float('inf'): warnings.warn(f'{len(p.conformal)} calibration cells are too few for coverage {coverage}: every set holds every class')
@@ -166,7 +170,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     if known.any():
         targs, gk = np.array([p.vocab.index(l) for l in df.label[known]]), None if g is None else np.array(g)[ok][known]
         m = (report(probs[known], targs, p.vocab, od, binary=binary, logits=logits[known], temperature=p.temperature,
-                    groups=gk, title=f'Scores on {name or what}') if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
+                    groups=gk, title=f'Scores on {name or what}', threshold=thr) if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
         if coverage is not None:
             m['conformal'] = dict(target=float(coverage), **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
         if res.slides is not None and 'abnormal' in res.slides:
