@@ -12,7 +12,8 @@ import numpy as np, pandas as pd
 from PIL import Image
 from .. import __version__
 from ..core import DataError, on_sigterm
-from ..data.core import check_image
+from ..data.core import check_image, known_binary
+from ..evaluate.slides import cell_risk, abnormal_calls
 from ..image.features import cell_features, FEATURES, NUCLEUS
 from ..image.segment import default_segmenter, segmenter_name
 from ..image.preprocess import read_rgb
@@ -21,13 +22,19 @@ from ..serve.load import as_predictor
 from ..serve.gradcam import cam_files, overlay
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'MAX_FILES', 'MAX_UPLOAD', 'WARNING', 'describe', 'check_upload', 'mask_names', 'classify', 'build_app',
-           'serve']
+__all__ = ['MAX_PIXELS', 'MAX_FILES', 'MAX_UPLOAD', 'WARNING', 'grouping', 'describe', 'check_upload', 'mask_names', 'classify',
+           'build_app', 'serve']
 
 # %% ../../nbs/62_apps.app.ipynb #adcef412
 MAX_PIXELS = 25_000_000  # a cell crop is well under 1 megapixel; far above that is a slide, a scan, or a bomb
 MAX_FILES = 32  # images per request: the page stays responsive on a laptop
 MAX_UPLOAD = '100mb'  # per file, refused by Gradio before it is stored
+
+def grouping(p:Predictor) -> tuple[dict|None, float|None]:
+    "The model's normal/abnormal grouping (the one `calibrate` chose its threshold for, else SIPaKMeD's or Herlev's) and its threshold"
+    g = (p.screening or {}).get('groups') or known_binary(p.vocab)
+    if g is None or 'abnormal' not in set(g.values()): return None, None
+    return g, (p.screening or {}).get('threshold')
 
 def describe(p:Predictor, path) -> str:
     "What the model is, in Markdown"
@@ -35,7 +42,10 @@ def describe(p:Predictor, path) -> str:
     kind = f"ensemble of {', '.join(m.name for m in members)} ({p.how} vote)" if len(members) > 1 else members[0].name
     tab = " · measures each cell from its mask: upload each image's mask with it (else the shipped segmenter predicts one)" if p.reads_rows else ''
     if any(getattr(m, 'masks_in', None) for m in members): tab += f" · reads each cell's masks as input channels, predicted by {segmenter_name(default_segmenter())}"
-    return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n"
+    g, t = grouping(p)
+    call = ('' if g is None else "**Abnormal call:** " + (f"at a summed abnormal probability of {t:.2f} ({p.screening['rule']})  \n" if t is not None
+            else "when the abnormal classes together are the likeliest group  \n"))
+    return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n{call}"
             f"cervix_fastai {__version__}")
 
 # %% ../../nbs/62_apps.app.ipynb #fc166634
@@ -128,7 +138,7 @@ def classify(p:Predictor, # the model
             masks += [f for f in files if _is_mask(f, stems)]
             files = [f for f in files if not _is_mask(f, stems)]
             lines += [f'**{Path(m).name}** (mask): matches no uploaded image; ignored.' for m in masks if _mask_of(Path(m).name)[0] not in stems]
-        if not files: return {}, [], pd.DataFrame(columns=['file', 'prediction', *p.vocab]), 'Upload one or more cell images.'
+        if not files: return {}, [], pd.DataFrame(columns=['file', 'prediction', *(['call', 'p_abnormal'] if grouping(p)[0] else []), *p.vocab]), 'Upload one or more cell images.'
         if len(files) > MAX_FILES: lines.append(f'Only the first {MAX_FILES} of {len(files)} files are scored.'); files = files[:MAX_FILES]
         good = []
         for f in files:
@@ -144,17 +154,21 @@ def classify(p:Predictor, # the model
             q = p.with_features(table)
         if good:
             res = cam_files(q, good)
+            g, t = grouping(q)
+            if g is not None and len(res['files']): risk, calls = cell_risk(res['probs'], q.vocab, g), abnormal_calls(res['probs'], q.vocab, g, t)
             for f, e in res['skipped']: lines.append(f'**{Path(f).name}**: could not be scored ({e}); skipped.')
             for i, f in enumerate(res['files']):
                 pr = dict(zip(q.vocab, map(float, res['probs'][i])))
                 if i == 0: probs = pr
                 k = int(res['pred'][i])
                 gallery.append((overlay(res['images'][i], res['maps'][-1][i], alpha), f'{Path(f).name}: {q.vocab[k]} ({pr[q.vocab[k]]:.2f})'))
-                rows.append({'file': Path(f).name, 'prediction': q.vocab[k], **{c: round(v, 3) for c, v in pr.items()}})
+                rows.append({'file': Path(f).name, 'prediction': q.vocab[k],
+                             **({} if g is None else {'call': 'abnormal' if calls[i] else 'not abnormal', 'p_abnormal': round(float(risk[i]), 3)}),
+                             **{c: round(v, 3) for c, v in pr.items()}})
     except Exception as e:  # the page shows a line; the server goes on
         lines.append(f'**Could not score these files:** {str(e).splitlines()[0] if str(e) else type(e).__name__}')
     finally: shutil.rmtree(req, ignore_errors=True)
-    table = pd.DataFrame(rows, columns=['file', 'prediction', *p.vocab])  # the header even when empty
+    table = pd.DataFrame(rows, columns=['file', 'prediction', *(['call', 'p_abnormal'] if grouping(p)[0] else []), *p.vocab])  # the header even when empty
     return probs, gallery, table, '\n\n'.join(lines + [f'{len(rows)} image(s) scored.'])
 
 # %% ../../nbs/62_apps.app.ipynb #d769c2c0
