@@ -16,6 +16,7 @@ from .data.masks import *
 from .data.synth import *
 from .evaluate.metrics import *
 from .evaluate.conformal import *
+from .evaluate.slides import *
 from .image.preprocess import *
 from .image.augment import *
 from .image.cache import *
@@ -38,5 +39,5 @@ from .train.segment import *
 from .apps.report import *
 from .apps.job import *
 import importlib as _il
-_MODULES = ['core', 'models', 'distributed', 'data.core', 'data.masks', 'data.synth', 'evaluate.metrics', 'evaluate.conformal', 'image.preprocess', 'image.augment', 'image.cache', 'image.features', 'image.segment', 'serve.predictor', 'serve.onnx', 'serve.bundle', 'serve.vote', 'serve.load', 'serve.score', 'serve.gradcam', 'train.backbone', 'train.transfer', 'train.ensemble', 'train.tabular', 'train.fusion', 'train.cv', 'train.segment', 'apps.report', 'apps.job']
+_MODULES = ['core', 'models', 'distributed', 'data.core', 'data.masks', 'data.synth', 'evaluate.metrics', 'evaluate.conformal', 'evaluate.slides', 'image.preprocess', 'image.augment', 'image.cache', 'image.features', 'image.segment', 'serve.predictor', 'serve.onnx', 'serve.bundle', 'serve.vote', 'serve.load', 'serve.score', 'serve.gradcam', 'train.backbone', 'train.transfer', 'train.ensemble', 'train.tabular', 'train.fusion', 'train.cv', 'train.segment', 'apps.report', 'apps.job']
 __all__ = [n for m in _MODULES for n in _il.import_module(f'cervix_fastai.{m}').__all__]  # (nbdev writes `__all__ = []` for a module of imports)

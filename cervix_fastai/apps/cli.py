@@ -180,7 +180,7 @@ def score(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pick
                mask_dir:str=None, # fusion models: folder of label images, when the masks are not beside the images
                coverage:float=None, # add prediction sets holding the true class this often (e.g. 0.9) and a refer flag
                binary:str='auto', # normal/abnormal roll-up and, with slides, per-slide triage: auto (SIPaKMeD's or Herlev's classes) or none
-               slide_rule:str='max', # how a slide's cells make its score: max, top3 or noisy_or
+               slide_rule:str=None, # how a slide's cells make its score: max, top3 or noisy_or (default: the bundle's, else max)
                engine:str='torch', # 'torch', 'onnxruntime' (a bundle exported with onnx=True) or 'onnxruntime-int8' (int8=True)
                nproc:int=1, # processes on this machine (started with torchrun); under a launcher, its processes
                debug:store_true=False, # show the traceback of an error
@@ -191,6 +191,7 @@ def score(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pick
         with cli_errors(debug): sys.exit(relaunch(nproc, 'cervix_fastai.apps.cli', ['score', *script_args(score, locals())]))
     import matplotlib; matplotlib.use('Agg')
     with cli_errors(debug):
+        if str(binary).lower() not in ('auto', 'none'): raise DataError(f'--binary must be auto or none, got {binary!r}')
         from cervix_fastai.serve.score import score_folder
         sc = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
                           trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage,

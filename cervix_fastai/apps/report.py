@@ -96,8 +96,8 @@ not how well any model reads real cells.</li>{% endif %}
 
 {% if models and models|selectattr('per_class')|list %}<h2 id="per-class">Per class</h2>
 <p>Precision, recall and F1 of each class on the test split{% if models|selectattr('screening')|list %}; for the abnormal
-cells, the sensitivity and specificity of calling a cell abnormal (its abnormal classes' summed probability is the largest
-group's), with 95 % intervals{% endif %}.</p>
+cells, the sensitivity and specificity of calling a cell abnormal (at the model's threshold where it has one, else when its
+abnormal classes' summed probability is the largest group's), with 95 % intervals{% endif %}.</p>
 <div class="grid">{% for m in models %}{% if m.per_class %}<div><h3>{{ m.name }}</h3>
 <table class="per-class"><tr>{% for c in m.per_class.cols %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in m.per_class.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
@@ -112,8 +112,9 @@ and the model's call stands for the others.</p>
 
 {% if slides %}<h2 id="slides">Per slide</h2>
 <p>What a screen decides: a slide is abnormal when any of its cells is. Its score comes from its cells' abnormal
-probabilities (the abnormal classes' summed) by the rule named; it is called abnormal when any of its cells' reaches
-0.5, and the cell that decided it is named in each model's <code>slides.csv</code>. Sensitivity at 90 % and 95 %
+probabilities (the abnormal classes' summed) by the rule named; it is called abnormal when any of its cells is called
+so (at the model's threshold, where it has one, else when a cell's abnormal classes are its likeliest group), and the
+cell that decided it is named in each model's <code>slides.csv</code>. Sensitivity at 90 % and 95 %
 specificity is read off the slide-level ROC; intervals resample slides.</p>
 <table><tr>{% for c in slides.cols %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in slides.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>

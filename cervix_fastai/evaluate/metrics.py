@@ -13,9 +13,9 @@ import sklearn.metrics as skm
 from ..core import OutDir
 
 # %% auto #0
-__all__ = ['ece', 'bootstrap_ci', 'present_classes', 'macro_f1', 'metrics', 'roll_up', 'sens_spec', 'binary_metrics',
-           'fit_temperature', 'apply_temperature', 'plot_confusion', 'kept_epoch', 'plot_history', 'plot_roc',
-           'plot_reliability', 'screening_line', 'report']
+__all__ = ['ece', 'bootstrap_ci', 'present_classes', 'macro_f1', 'metrics', 'roll_up', 'sens_spec', 'binary_metrics', 'roc_auc',
+           'avg_precision', 'sens_at_spec', 'fit_temperature', 'apply_temperature', 'plot_confusion', 'kept_epoch',
+           'plot_history', 'plot_roc', 'plot_reliability', 'screening_line', 'report']
 
 # %% ../../nbs/20_evaluate.metrics.ipynb #fea36278
 def ece(probs:np.ndarray, targs:np.ndarray, n_bins=15) -> float:
@@ -128,6 +128,36 @@ def binary_metrics(probs, targs, vocab, mapping:dict, # class → group (normal 
         m['screening'] = dict(positive=positive, classes=[str(c) for c in vocab if mapping[c] == positive],
                               threshold=threshold, **sens_spec(bt, call, k, n_boot, seed, groups))
     return m
+
+# %% ../../nbs/20_evaluate.metrics.ipynb #4a1849b7
+def _ranked_counts(targs, score):
+    "True and false positives at or above each distinct score, highest first (the corners of the ROC curve)"
+    o = np.argsort(-np.asarray(score, float), kind='stable')
+    t, s = np.asarray(targs)[o], np.asarray(score, float)[o]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last row of each run of equal scores
+    tp = np.cumsum(t)[last]
+    return tp, last + 1 - tp
+
+def roc_auc(targs, score) -> float:
+    "Area under the ROC curve (NaN when only one class is present)"
+    tp, fp = _ranked_counts(targs, score)
+    if not tp[-1] or not fp[-1]: return np.nan
+    return float(np.trapezoid(np.r_[0, tp] / tp[-1], np.r_[0, fp] / fp[-1]))
+
+def avg_precision(targs, score) -> float:
+    "Average precision: the precision at each threshold, weighted by the recall it adds"
+    tp, fp = _ranked_counts(targs, score)
+    if not tp[-1]: return np.nan
+    return float(np.sum(np.diff(np.r_[0, tp]) / tp[-1] * tp / (tp + fp)))
+
+def sens_at_spec(targs, # 0/1 per row
+                 score, # the positive class's score per row
+                 spec=0.9) -> float:
+    "Highest sensitivity (TPR) on the ROC curve with specificity at least `spec` (FPR ≤ 1 − `spec`)"
+    tp, fp = _ranked_counts(targs, score)
+    if not tp[-1] or not fp[-1]: return np.nan
+    ok = fp / fp[-1] <= 1 - spec + 1e-9  # 1 - 0.9 is 0.0999...: an FPR of exactly 0.1 counts
+    return float((tp[ok] / tp[-1]).max()) if ok.any() else 0.
 
 # %% ../../nbs/20_evaluate.metrics.ipynb #7dda3187
 def _nll(logits:torch.Tensor, targs:torch.Tensor, t:float) -> float:
@@ -270,7 +300,7 @@ def _report_md(m:dict, figs:dict, title:str, binary) -> str:
                   if m.get('ci_resamples', 'cells') != 'cells' else 'cells (slides unknown: the intervals may be too narrow).'),
              '', '| class | precision | recall | F1 | support |', '|---|---|---|---|---|']
     lines += [f"| {c} | {d['precision']:.3f} | {d['recall']:.3f} | {d['f1']:.3f} | {d['support']} |" for c, d in m['per_class'].items()]
-    if binary: lines += ['', f"Roll-up ({', '.join(m['binary']['vocab'])}): accuracy {_pct(m['binary']['accuracy'])}, macro F1 {m['binary']['f1_macro']:.3f}."]
+    if binary: lines += ['', f"Roll-up ({', '.join(m['binary']['vocab'])}; each cell's likeliest group): accuracy {_pct(m['binary']['accuracy'])}, macro F1 {m['binary']['f1_macro']:.3f}."]
     if binary and 'screening' in m['binary']: lines += ['', screening_line(m['binary']['screening'])]
     lines += [''] + [f'![{n[:-4]}]({n})' for n in figs]
     return '\n'.join(lines) + '\n'

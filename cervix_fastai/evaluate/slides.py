@@ -9,11 +9,11 @@ from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd
 import sklearn.metrics as skm
-from .metrics import bootstrap_ci, roll_up
+from .metrics import bootstrap_ci, roll_up, roc_auc, sens_at_spec
 
 # %% auto #0
-__all__ = ['SLIDE_RULES', 'cell_risk', 'aggregate', 'abnormal_threshold', 'abnormal_calls', 'slide_table', 'sens_at_spec',
-           'slide_metrics', 'choose_rule', 'plot_slide_roc']
+__all__ = ['SLIDE_RULES', 'cell_risk', 'aggregate', 'abnormal_threshold', 'abnormal_calls', 'slide_table', 'slide_metrics',
+           'choose_rule', 'plot_slide_roc']
 
 # %% ../../nbs/22_evaluate.slides.ipynb #24da22cc
 SLIDE_RULES = ('max', 'top3', 'noisy_or')  # how a slide's cells make its score; the first is the fallback
@@ -89,32 +89,23 @@ def slide_table(risk:np.ndarray, # each cell's probability of being abnormal (`c
     if np.isnan(risk).any(): raise ValueError('A cell risk is NaN: score only the cells that were read')
     if rule not in SLIDE_RULES: raise ValueError(f'Unknown slide rule {rule!r}: one of {list(SLIDE_RULES)}')
     calls = risk >= threshold if calls is None else np.asarray(calls, bool)
+    if len(calls) != len(risk): raise ValueError(f'{len(calls)} calls for {len(risk)} cells')
+    cols = ['slide', 'rule', 'score', 'cells', 'decided_by', 'top_risk', 'call', *(['referred_cells'] if refer is not None else []),
+            *(['abnormal'] if abnormal is not None else [])]
     rows = []
-    for s in pd.unique(slides):
-        idx = np.flatnonzero(slides == s)
-        top = idx[np.argmax(risk[idx])]
-        r = dict(slide=s, score=aggregate(risk[idx], rule), cells=len(idx), decided_by=int(top), top_risk=float(risk[top]),
+    for s, idx in pd.Series(np.arange(len(slides))).groupby(slides, sort=False).indices.items():
+        by = idx[calls[idx]] if calls[idx].any() else idx  # a called slide: its riskiest called cell decided it
+        top = by[np.argmax(risk[by])]
+        r = dict(slide=s, rule=rule, score=aggregate(risk[idx], rule), cells=len(idx), decided_by=int(top), top_risk=float(risk[top]),
                  call='abnormal' if calls[idx].any() else 'normal')
         if names is not None: r['decided_by'] = str(np.asarray(names)[top])
         if refer is not None: r['referred_cells'] = int(np.asarray(refer, bool)[idx].sum())
         if abnormal is not None: r['abnormal'] = bool(np.asarray(abnormal, bool)[idx].any())
         rows.append(r)
-    out = pd.DataFrame(rows).sort_values(['score', 'slide'], ascending=[False, True], ignore_index=True)
-    out.insert(1, 'rule', rule)
-    return out
+    return pd.DataFrame(rows, columns=cols).sort_values(['score', 'slide'], ascending=[False, True], ignore_index=True)
 
 # %% ../../nbs/22_evaluate.slides.ipynb #82e40207
-def sens_at_spec(abnormal, # each slide's truth (bool)
-                 score, # each slide's score
-                 spec=0.9, # the specificity to hold
-                ) -> float:
-    "The largest sensitivity a threshold on `score` reaches while calling at most `1 - spec` of the normal slides abnormal"
-    y = np.asarray(abnormal, bool)
-    if not _both(y): return float('nan')
-    fpr, tpr, _ = skm.roc_curve(y, score)
-    return float(tpr[fpr <= 1 - spec + 1e-12].max())
-
-def _auc(y, s) -> float: return float(skm.roc_auc_score(y, s)) if _both(np.asarray(y, bool)) else float('nan')
+def _auc(y, s) -> float: return roc_auc(np.asarray(y, int), s)  # (NaN without both kinds)
 
 def slide_metrics(table:pd.DataFrame, # `slide_table` with an `abnormal` column
                   specs=(0.9, 0.95), # specificities to report the sensitivity at
@@ -155,7 +146,7 @@ def plot_slide_roc(table:pd.DataFrame, # `slide_table` with an `abnormal` column
     y, s = table.abnormal.to_numpy(bool), table.score.to_numpy(float)
     if ax is None: _, ax = plt.subplots(figsize=(4.2, 4))
     if _both(y):
-        fpr, tpr, _ = skm.roc_curve(y, s)
+        fpr, tpr, _ = skm.roc_curve(y, s, drop_intermediate=False)
         ax.plot(fpr, tpr, label=f'{table.rule.iloc[0]} (AUC {_auc(y, s):.3f}, {len(y)} slides)')
         for sp in specs: ax.plot(1 - sp, sens_at_spec(y, s, sp), 'o', label=f'{sp:.0%} specificity: sensitivity {sens_at_spec(y, s, sp):.2f}')
     ax.plot([0, 1], [0, 1], ':', color='grey', lw=1)

@@ -18,8 +18,8 @@ from ..models import create_model, create_fusion_model, get_backbone
 from ..image.features import TabPrep, FEATURES, MASK_CHANNELS, MASK_INPUTS, segmenter_digest
 from ..evaluate.metrics import apply_temperature, fit_temperature
 from ..evaluate.conformal import aps_scores, file_draws
-from ..evaluate.slides import cell_risk, abnormal_threshold
-from ..data.core import known_binary
+from ..evaluate.slides import cell_risk, abnormal_threshold, choose_rule, SLIDE_RULES
+from ..data.core import known_binary, slides_known
 from .predictor import ModelPredictor
 from .onnx import export_onnx, quantize_onnx, OrtModel, _calibration, _valid_files
 
@@ -80,7 +80,9 @@ def _screening_problems(s, vocab) -> list[str]:
     g = s.get('groups')
     checks = [(isinstance(g, dict) and sorted(g) == sorted(vocab) and all(isinstance(x, str) and x for x in g.values()),
                f'groups must map each class of the bundle to a group name, got {g!r}'),
-              (isinstance(g, dict) and s.get('positive') in set(g.values()), f"positive must be one of the groups, got {s.get('positive')!r}"),
+              (s.get('positive') == 'abnormal' and isinstance(g, dict) and 'abnormal' in set(g.values()),
+               f"positive must be 'abnormal', one of the groups, got {s.get('positive')!r}"),
+              (s.get('slide_rule') in (None, *SLIDE_RULES), f"slide_rule must be one of {list(SLIDE_RULES)}, got {s.get('slide_rule')!r}"),
               (_finite(s.get('threshold')) and 0 <= s['threshold'] <= 1, f"threshold must be a number from 0 to 1, got {s.get('threshold')!r}"),
               (isinstance(s.get('rule'), str), 'rule must say how the threshold was chosen')]
     return [why for ok, why in checks if not ok]
@@ -254,20 +256,26 @@ def calibrate(bundle, # bundle folder or `Bundle`
     t = fit_temperature(logits, targs)
     u = file_draws([f for f, k in zip(sub.path, ok) if k])
     probs = apply_temperature(logits, t)
-    set_temperature(b.path, t, conformal=aps_scores(probs, targs, u=u), screening=_screening(probs, targs, b.vocab, binary, sensitivity))  # for prediction sets (`coverage`) and calls
+    slides = sub.group[ok].to_numpy() if 'group' in sub and slides_known(sub) else None
+    set_temperature(b.path, t, conformal=aps_scores(probs, targs, u=u), screening=_screening(probs, targs, b.vocab, binary, sensitivity, slides))  # for prediction sets (`coverage`) and calls
     return t
 
-def _screening(probs, targs, vocab, binary, sensitivity) -> dict|None:
-    "The abnormal threshold of these (validation) cells, as a bundle records it; None without an abnormal group or without both kinds of cell"
+def _screening(probs, targs, vocab, binary, sensitivity, slides=None) -> dict|None:
+    "The abnormal threshold of these (validation) cells, and the slide rule of their slides (when known), as a bundle records them; None without an abnormal group or without both kinds of cell"
     groups = known_binary(vocab) if binary == 'auto' else binary
     if groups is None or 'abnormal' not in set(groups.values()): return None
     if set(vocab) - set(groups): raise DataError(f'The binary mapping lacks the class(es) {sorted(set(vocab) - set(groups))}')
     truth = np.array([groups[vocab[i]] == 'abnormal' for i in targs])
     if truth.all() or not truth.any():
-        warnings.warn('The calibration cells are all abnormal or all normal: no abnormal threshold chosen (cells are called at 0.5)')
+        warnings.warn('The calibration cells are all abnormal or all normal: no abnormal threshold chosen (a cell is then called by its likeliest group)')
         return None
-    thr, q = abnormal_threshold(cell_risk(probs, vocab, groups), truth, sensitivity)
-    return dict(groups={c: groups[c] for c in vocab}, positive='abnormal', threshold=thr, **q)
+    risk = cell_risk(probs, vocab, groups)
+    thr, q = abnormal_threshold(risk, truth, sensitivity)
+    rule = {}
+    if slides is not None:  # the slide rule with the best slide-level AUC on these slides (JSON has no NaN: an AUC not measurable is null)
+        r, aucs = choose_rule(risk, slides, truth)
+        rule = dict(slide_rule=r, slide_aucs={k: a if np.isfinite(a) else None for k, a in aucs.items()})
+    return dict(groups={c: groups[c] for c in vocab}, positive='abnormal', threshold=thr, **q, **rule)
 
 # %% ../../nbs/42_serve.bundle.ipynb #00eb100f
 class OnnxBundle(Bundle):

@@ -61,7 +61,7 @@ def _table_groups(table:pd.DataFrame, files) -> dict|None:
         return None
     return dict(zip(map(str, files), g))
 
-def _check_coverage(p, coverage, tta, binary):
+def _check_coverage(p, coverage, tta):
     "Refuse a prediction-set request that cannot be met, before any work"
     if p.conformal is None:
         raise DataError('Prediction sets (coverage) need a single bundle calibrated by this version: calibrate(bundle, manifest) '
@@ -69,6 +69,16 @@ def _check_coverage(p, coverage, tta, binary):
     if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage < 1:
         raise DataError(f'coverage must be a share between 0 and 1 (e.g. 0.9), got {coverage!r}')
     if tta: raise DataError('coverage with tta: the calibration scores were made without test-time augmentation')
+
+def _threshold(p, binary:dict|None, tta:bool) -> float|None:
+    "The predictor's abnormal threshold (`calibrate`) when `binary` groups its classes as the threshold was chosen for; else None (the likeliest group)"
+    s = p.screening
+    if s is None or binary is None: return None
+    if {c: binary.get(c) for c in p.vocab} != s['groups']:
+        warnings.warn("The binary mapping groups the classes otherwise than the bundle's threshold was chosen for: cells are called by their likeliest group")
+        return None
+    if tta: warnings.warn('tta: the abnormal threshold was chosen without test-time augmentation (its sensitivity on the validation cells may not hold)')
+    return s['threshold']
 
 def _figure(od:OutDir, name:str, fig):
     "Write a matplotlib figure into `od`, then close it"
@@ -117,7 +127,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
                  groups=None, # slide of each image: a regex on its path under `src`, a path → slide mapping (a table's `group` column by default)
                  mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
                  coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
-                 slide_rule='max', # with slides (`groups`) and a `binary` mapping with an abnormal group: how a slide's cells make its score (`SLIDE_RULES`)
+                 slide_rule:str|None=None, # with slides (`groups`) and a mapping with an abnormal group: how a slide's cells make its score (`SLIDE_RULES`; None: the bundle's, chosen on its validation slides, else 'max')
                  progress=True,
                  distributed=False, # share the files between the processes a launcher (`torchrun`) started; the first one writes
                  engine='torch', # or 'onnxruntime': the bundle's `model.onnx` (exported with `onnx=True`); 'onnxruntime-int8': `model.int8.onnx` (`int8=True`)
@@ -130,13 +140,14 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     files, labels, table, srcs, what = _inputs(src, left)
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle, engine=engine).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
-    if coverage is not None: _check_coverage(p, coverage, tta, binary)
+    if coverage is not None: _check_coverage(p, coverage, tta)
     if isinstance(binary, str):
         if binary != 'auto': raise DataError(f"binary must be a class → group mapping, 'auto' or None, got {binary!r}")
         binary = (p.screening or {}).get('groups') or known_binary(p.vocab)
-    thr = p.screening['threshold'] if p.screening and binary is not None and dict(binary) == p.screening['groups'] else None  # chosen for this grouping
-    if slide_rule not in SLIDE_RULES: raise DataError(f'slide_rule must be one of {list(SLIDE_RULES)}, got {slide_rule!r}')
     if binary is not None and set(p.vocab) - set(binary): raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
+    thr = _threshold(p, binary, tta)
+    if slide_rule not in (None, *SLIDE_RULES): raise DataError(f'slide_rule must be one of {list(SLIDE_RULES)}, got {slide_rule!r}')
+    slide_rule = slide_rule or (p.screening or {}).get('slide_rule') or SLIDE_RULES[0]
     if groups is None and table is not None: groups = _table_groups(table, files)
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
     if strange and unknown == 'error':

@@ -23,14 +23,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from ..core import DataError, maybe_progress, as_text
 from ..data.core import MANIFEST_COLS, MANIFEST_MORE, grouped_kfold
-from ..evaluate.metrics import bootstrap_ci, macro_f1
+from ..evaluate.metrics import bootstrap_ci, macro_f1, roc_auc, avg_precision, sens_at_spec
 from ..image.features import FEATURES
 from sklearn.metrics import make_scorer
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'BINARY_SCORES', 'MULTI_SCORES', 'clean_name', 'is_categorical', 'guess_columns', 'load_risk_factors',
-           'roc_auc', 'avg_precision', 'sens_at_spec', 'score_table', 'fmt_scores', 'model_inputs', 'TabularMLP',
-           'make_models', 'TabularResult', 'fit_tabular']
+           'score_table', 'fmt_scores', 'model_inputs', 'TabularMLP', 'make_models', 'TabularResult', 'fit_tabular']
 
 # %% ../../nbs/54_train.tabular.ipynb #d43468e3
 def clean_name(name:str) -> str:
@@ -85,36 +84,6 @@ def load_risk_factors(path, # the UCI `risk_factors_cervical_cancer.csv`
     if len(bad): raise DataError(f'{path}: target {target!r} must be 0 or 1; line {bad.index[0] + 2} has {bad.iloc[0]}')
     dropped = [c for c in map(clean_name, leaky) if c in df.columns and c != target]
     return df.drop(columns=dropped).astype({target: int})
-
-# %% ../../nbs/54_train.tabular.ipynb #4a1849b7
-def _ranked_counts(targs, score):
-    "True and false positives at or above each distinct score, highest first (the corners of the ROC curve)"
-    o = np.argsort(-np.asarray(score, float), kind='stable')
-    t, s = np.asarray(targs)[o], np.asarray(score, float)[o]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last row of each run of equal scores
-    tp = np.cumsum(t)[last]
-    return tp, last + 1 - tp
-
-def roc_auc(targs, score) -> float:
-    "Area under the ROC curve (NaN when only one class is present)"
-    tp, fp = _ranked_counts(targs, score)
-    if not tp[-1] or not fp[-1]: return np.nan
-    return float(np.trapezoid(np.r_[0, tp] / tp[-1], np.r_[0, fp] / fp[-1]))
-
-def avg_precision(targs, score) -> float:
-    "Average precision: the precision at each threshold, weighted by the recall it adds"
-    tp, fp = _ranked_counts(targs, score)
-    if not tp[-1]: return np.nan
-    return float(np.sum(np.diff(np.r_[0, tp]) / tp[-1] * tp / (tp + fp)))
-
-def sens_at_spec(targs, # 0/1 per row
-                 score, # the positive class's score per row
-                 spec=0.9) -> float:
-    "Highest sensitivity (TPR) on the ROC curve with specificity at least `spec` (FPR ≤ 1 − `spec`)"
-    tp, fp = _ranked_counts(targs, score)
-    if not tp[-1] or not fp[-1]: return np.nan
-    ok = fp / fp[-1] <= 1 - spec + 1e-9  # 1 - 0.9 is 0.0999...: an FPR of exactly 0.1 counts
-    return float((tp[ok] / tp[-1]).max()) if ok.any() else 0.
 
 # %% ../../nbs/54_train.tabular.ipynb #cdb9d619
 def _confusion(t, p):
