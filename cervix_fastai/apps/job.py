@@ -305,6 +305,7 @@ def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
           'weights': cfg['weights'] if first else None, 'mixup': 0. if fusion else cfg['mixup'],  # MixUp blends images, not table rows
           'masks_in': None if fusion else cfg['masks_in']}  # a fusion member reads the masks as measurements
     if fusion: kw.update(fit=fit_fusion, cache=od.root/RunLayout.FEATURES)
+    if cfg['binary'] in (None, 'none', False): kw['binary'] = None  # no grouping asked: no threshold for one
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'Nothing to resume')  # a member the killed run had not started
         b = fit_member(_manifest(od), arch, RunLayout(od.root).member(name), RunLayout(od.root).bundle(name), **kw)

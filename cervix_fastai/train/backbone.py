@@ -655,10 +655,12 @@ def fit_member(df:pd.DataFrame, # divided manifest
                onnx=False, # the bundle also holds `model.onnx` (ONNX Runtime scoring)
                int8=False, # and `model.int8.onnx`, calibrated on the validation split (`engine='onnxruntime-int8'`)
                export=False, # also fastai's `export.pkl` and `model.pth` in `run_dir` (more copies of the bundle's weights)
+               binary:dict|str|None='auto', # the normal/abnormal grouping `calibrate` chooses the cells' threshold for (None: no threshold)
+               sensitivity:float|None=None, # the share of abnormal validation cells that threshold must catch (None: the best balanced accuracy)
                **kwargs # the trainer's other arguments
               ) -> Bundle:
     "Train, export and calibrate one member; its loaded bundle"
     res, path = fit(df, arch, run_dir=run_dir, export=export, **kwargs), bundle or Path(run_dir)/'bundle'
-    if is_main(): calibrate(export_bundle(res, path, onnx=onnx, int8=True if int8 else None), df)  # in distributed training: the first process, once
+    if is_main(): calibrate(export_bundle(res, path, onnx=onnx, int8=True if int8 else None), df, binary=binary, sensitivity=sensitivity)  # in distributed training: the first process, once
     barrier()
     return load_bundle(path)
