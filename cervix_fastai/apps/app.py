@@ -42,10 +42,12 @@ def describe(p:Predictor, path) -> str:
     kind = f"ensemble of {', '.join(m.name for m in members)} ({p.how} vote)" if len(members) > 1 else members[0].name
     tab = " · measures each cell from its mask: upload each image's mask with it (else the shipped segmenter predicts one)" if p.reads_rows else ''
     if any(getattr(m, 'masks_in', None) for m in members): tab += f" · reads each cell's masks as input channels, predicted by {segmenter_name(default_segmenter())}"
+    tr = [m.training for m in members if getattr(m, 'training', None) and m.training.get('cells')]
+    data = f"**Trained on:** {sum(tr[0]['cells'].values())} cells" + (f" from {sum(tr[0]['slides'].values())} slides" if tr[0].get('slides') else '') + f" of `{tr[0].get('source')}` (its MODEL_CARD.md says more)  \n" if tr else ''
     g, t = grouping(p)
     call = ('' if g is None else "**Abnormal call:** " + (f"at a summed abnormal probability of {t:.2f} ({p.screening['rule']})  \n" if t is not None
             else "when the abnormal classes together are the likeliest group  \n"))
-    return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n{call}"
+    return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n{data}{call}"
             f"cervix_fastai {__version__}")
 
 # %% ../../nbs/62_apps.app.ipynb #fc166634

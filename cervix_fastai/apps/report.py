@@ -92,6 +92,8 @@ not how well any model reads real cells.</li>{% endif %}
 <table><tr>{% for c in table.cols %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in table.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
 {% if vote %}<p class="vote">{{ vote }}</p>{% endif %}
+{% if models|selectattr('card')|list %}<p>Each model's card (what it is, what it learnt from, these test figures; Hugging Face's sections):
+{% for m in models %}{% if m.card %}<code>{{ m.card }}</code>{% if not loop.last %}, {% endif %}{% endif %}{% endfor %}.</p>{% endif %}
 {% else %}<p class="missing">No test scores: the run stopped before scoring.</p>{% endif %}
 
 {% if models and models|selectattr('per_class')|list %}<h2 id="per-class">Per class</h2>
@@ -199,6 +201,7 @@ def _model_view(run:Path, name:str, spec:dict) -> dict:
                 sets=m and _or_none(lambda: _sets_row(name, m) if m.get('conformal') else None),
                 slides=m and _or_none(lambda: _slides_row(name, m['slides']) if m.get('slides') else None),
                 slides_roc=sc and _img(sc/'slides_roc.png'),
+                card=spec['card'] if spec.get('card') and (run/spec['card']).is_file() else None,
                 sets_by_group=bool(m and m.get('conformal') and m.get('binary')))
 
 def vote_rule(how:str, # the ensemble's vote: 'hard', 'soft' or 'weighted'

@@ -6,7 +6,7 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/serve.bundle.html.md"""
 
 # %% ../../nbs/42_serve.bundle.ipynb #6b39c297
 from __future__ import annotations
-import hashlib, json, math, warnings
+import hashlib, json, math, os, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import save_file, load_file
@@ -16,7 +16,7 @@ from ..core import DataError, atomic_write, OutDir, sha256_file
 from ..image.preprocess import FILTERS
 from ..models import create_model, create_fusion_model, get_backbone
 from ..image.features import TabPrep, FEATURES, MASK_CHANNELS, MASK_INPUTS, segmenter_digest
-from ..evaluate.metrics import apply_temperature, fit_temperature
+from ..evaluate.metrics import apply_temperature, fit_temperature, ece
 from ..evaluate.conformal import aps_scores, file_draws
 from ..evaluate.slides import cell_risk, abnormal_threshold, choose_rule, SLIDE_RULES
 from ..data.core import known_binary, slides_known
@@ -24,8 +24,8 @@ from .predictor import ModelPredictor
 from .onnx import export_onnx, quantize_onnx, OrtModel, _calibration, _valid_files
 
 # %% auto #0
-__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'meta_problems', 'export_bundle', 'Bundle', 'load_bundle',
-           'set_temperature', 'calibrate', 'OnnxBundle']
+__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'CARD', 'meta_problems', 'export_bundle', 'Bundle', 'load_bundle',
+           'set_temperature', 'calibrate', 'model_card', 'write_model_card', 'OnnxBundle']
 
 # %% ../../nbs/42_serve.bundle.ipynb #4684aca3
 BUNDLE_FORMAT = 2
@@ -70,6 +70,7 @@ def meta_problems(meta) -> list[str]:
                                      and all(_finite(x) and -1e-6 <= x <= 1 + 1e-6 for x in meta['conformal'])),
          'conformal must be a non-empty list of scores from 0 to 1'),
         *[(k not in meta or (isinstance(meta[k], str) and len(meta[k]) == 64), f'{k} is not a SHA-256') for k in ('onnx_sha256', 'onnx_int8_sha256')],
+        *[(k not in meta or isinstance(meta[k], dict), f'{k} must be a JSON object') for k in ('training', 'calibration')],
     ]
     return ([why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
             + ([] if 'screening' not in meta else [f'screening: {w}' for w in _screening_problems(meta['screening'], v)]))
@@ -122,6 +123,7 @@ def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
                 temperature=m.temperature, weights_sha256='0' * 64, cervix_fastai=__version__)
     if m.tab is not None: meta['tabular'] = m.tab.to_dict()
     if m.masks_in is not None: meta['masks_in'] = m.masks_in
+    if getattr(m, 'training', None): meta['training'] = m.training  # what it learnt from, for its model card
     if m.masks_in is not None or (m.tab is not None and set(m.tab.cont) <= set(FEATURES) and not m.tab.cat):
         meta['segmenter'] = m.segmenter or segmenter_digest('auto')  # whose masks it learnt from where a cell had none (planes, or measurements)
     bad = meta_problems(meta)
@@ -139,7 +141,9 @@ def _write_bundle(parts:tuple[dict, dict], od:OutDir, sub='',
     w = od.write(f'{sub}model.safetensors', lambda t: save_file(sd, t))
     more = {} if onnx is None else {'onnx_sha256': sha256_file(f := od.write(f'{sub}model.onnx', lambda t: export_onnx(onnx, t)))}
     if int8 is not None: more['onnx_int8_sha256'] = sha256_file(od.write(f'{sub}model.int8.onnx', lambda t: quantize_onnx(f, t, int8)))
-    od.write(f'{sub}bundle.json', _meta_json({**meta, 'weights_sha256': sha256_file(w), **more}))
+    meta = {**meta, 'weights_sha256': sha256_file(w), **more}
+    od.write(f'{sub}bundle.json', _meta_json(meta))
+    od.write(f'{sub}{CARD}', model_card({**meta, 'sha256': _describe_sha(meta)}))
 
 def _check_finite(sd:dict, what):
     "Raise if a weight is NaN or infinite (every prediction would be NaN, or class 0)"
@@ -160,7 +164,23 @@ def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict
     for k in ('size', 'stats', 'filters', 'vocab', 'masks_in'):
         if k in (config or {}): setattr(p, k, cfg[k])
     p.temperature = float(temperature)
+    p.training = _training_summary(learn)
     return p.export(path, onnx=onnx, int8=_valid_files(learn) if int8 is True else int8)
+
+def _training_summary(learn) -> dict|None:
+    "What a `FitResult` learnt from and how (cells, slides and classes per split, the source folder's name, the settings): its model card's training section"
+    cfg, df = getattr(learn, 'config', None), getattr(learn, 'manifest', None)
+    if not cfg: return None
+    keys = ('epochs', 'lr', 'bs', 'schedule', 'freeze_epochs', 'pretrained', 'keep', 'seed', 'label_smoothing', 'mixup', 'masks_in', 'filters')
+    out = dict(settings={k: cfg[k] for k in keys if k in cfg})
+    if df is not None and 'split' in df and len(df):
+        splits = [s for s in ('train', 'valid', 'test') if (df.split == s).any()]
+        out['cells'] = {s: int((df.split == s).sum()) for s in splits}
+        out['slides'] = {s: int(df[df.split == s].group.nunique()) for s in splits} if 'group' in df and slides_known(df) else None
+        out['classes'] = {str(k): int(v) for k, v in df[df.split == 'train'].label.astype(str).value_counts().sort_index().items()}
+        try: out['source'] = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in df.path])).name  # a folder's name, never its whole path
+        except ValueError: out['source'] = None
+    return out
 
 # %% ../../nbs/42_serve.bundle.ipynb #079130b0
 class Bundle(ModelPredictor):
@@ -172,6 +192,7 @@ class Bundle(ModelPredictor):
         self.meta, self.path, self.segmenter = meta, Path(path), meta.get('segmenter')
         self.conformal = meta.get('conformal')  # the calibration cells' conformal scores (`calibrate`), or None
         self.screening = meta.get('screening')  # the abnormal threshold chosen on them (`calibrate`), or None
+        self.training = meta.get('training')  # what it learnt from (its model card's), or None
     def __repr__(self):
         tab = '' if self.tab is None else f' + {len(self.tab)} table inputs'
         return f'Bundle({self.name}{tab}, {len(self.vocab)} classes, {self.size} px, T={self.temperature:.2f}: {self.path})'
@@ -224,16 +245,18 @@ def load_bundle(path, device='cpu',
 def set_temperature(path, t:float,
                     conformal:list|None=None, # conformal scores of the calibration cells at this temperature (see `aps_scores`)
                     screening:dict|None=None, # the abnormal threshold chosen at this temperature (see `calibrate`)
+                    calibration:dict|None=None, # what the temperature did on the calibration cells (ECE before and after)
                    ) -> Bundle:
     "Store a calibration temperature (and the conformal scores and abnormal threshold that go with it) in a bundle (its checksum renewed)"
     path = Path(path)
-    meta = {k: v for k, v in _checked_meta(path).items() if k not in ('conformal', 'screening')}  # made at another temperature: stale
+    meta = {k: v for k, v in _checked_meta(path).items() if k not in ('conformal', 'screening', 'calibration')}  # made at another temperature: stale
     up = lambda s: math.ceil(float(s) * 1e6) / 1e6  # rounded up: the threshold never falls
     meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [up(s) for s in sorted(conformal)]}),
-            **({} if screening is None else {'screening': screening})}
+            **({} if screening is None else {'screening': screening}), **({} if calibration is None else {'calibration': calibration})}
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: ' + '; '.join(bad))
     atomic_write(path/'bundle.json', _meta_json(meta))  # the bundle is known ours: its checksum held (an ensemble's member too)
+    if (path/CARD).exists(): atomic_write(path/CARD, model_card({**meta, 'sha256': _describe_sha(meta)}))  # (its test figures were for the old temperature)
     return load_bundle(path)
 
 # %% ../../nbs/42_serve.bundle.ipynb #d76649c3
@@ -257,7 +280,9 @@ def calibrate(bundle, # bundle folder or `Bundle`
     u = file_draws([f for f, k in zip(sub.path, ok) if k])
     probs = apply_temperature(logits, t)
     slides = sub.group[ok].to_numpy() if 'group' in sub and slides_known(sub) else None
-    set_temperature(b.path, t, conformal=aps_scores(probs, targs, u=u), screening=_screening(probs, targs, b.vocab, binary, sensitivity, slides))  # for prediction sets (`coverage`) and calls
+    cal = dict(split=split, cells=len(targs), ece_before=ece(apply_temperature(logits), np.array(targs)), ece_after=ece(probs, np.array(targs)))
+    set_temperature(b.path, t, conformal=aps_scores(probs, targs, u=u), screening=_screening(probs, targs, b.vocab, binary, sensitivity, slides),
+                    calibration=cal)  # for prediction sets (`coverage`), the cells' calls, and the model card
     return t
 
 def _screening(probs, targs, vocab, binary, sensitivity, slides=None) -> dict|None:
@@ -276,6 +301,79 @@ def _screening(probs, targs, vocab, binary, sensitivity, slides=None) -> dict|No
         r, aucs = choose_rule(risk, slides, truth)
         rule = dict(slide_rule=r, slide_aucs={k: a if np.isfinite(a) else None for k, a in aucs.items()})
     return dict(groups={c: groups[c] for c in vocab}, positive='abnormal', threshold=thr, **q, **rule)
+
+# %% ../../nbs/42_serve.bundle.ipynb #d1db82e3
+CARD = 'MODEL_CARD.md'
+
+def _ci3(m:dict, k:str) -> str: return f"{m[k]:.3f}" + (f" (95 % CI {m[k + '_ci95'][0]:.3f}–{m[k + '_ci95'][1]:.3f})" if m.get(k + '_ci95') else '')
+
+def _test_lines(m:dict) -> list[str]:
+    "The card's test figures, from a `score_folder` metrics dict"
+    out = [f"- Test cells: {m['n']} (intervals resample {m.get('ci_resamples', 'cells')})",
+           f"- Accuracy {_ci3(m, 'accuracy')}; macro F1 {_ci3(m, 'f1_macro')}" + (f"; ECE {m['ece']:.3f}" if 'ece' in m else '')]
+    if s := (m.get('binary') or {}).get('screening'):
+        out.append(f"- Abnormal cells: sensitivity {_ci3(s, 'sensitivity')} on {s['n_positive']}, specificity {_ci3(s, 'specificity')} on {s['n_negative']}")
+    if sl := m.get('slides'):
+        out.append(f"- Per slide ({sl['slides']} slides, {sl['abnormal_slides']} abnormal; rule {sl['rule']}): AUC {_ci3(sl, 'auc')}, "
+                   f"sensitivity at 90 % specificity {_ci3(sl, 'sensitivity_at_90_specificity')}; calls: sensitivity {_ci3(sl, 'call_sensitivity')}, "
+                   f"specificity {_ci3(sl, 'call_specificity')}")
+    if c := m.get('conformal'):
+        out.append(f"- Prediction sets at target coverage {c['target']:.0%}: coverage {c['coverage']:.3f}, mean set size {c['mean_set_size']:.2f}, "
+                   f"referred {c['referred']:.0%}" + (f", accuracy on the rest {c['accuracy_kept']:.3f}" if c.get('n_kept') else ''))
+    return out
+
+def model_card(meta:dict, # a bundle's description (`bundle.json`)
+               test:dict|None=None, # the metrics of a scored test split (`score_folder(...).metrics`)
+               name:str|None=None, # what to call the model (default: its backbone)
+              ) -> str:
+    "The bundle's model card (Markdown, Hugging Face's sections), from its description and, given, its test figures"
+    tr, cal, scr = meta.get('training') or {}, meta.get('calibration'), meta.get('screening')
+    name = name or meta['arch']
+    inputs = 'RGB' + (" + the cell's nucleus and whole-cell masks as two more channels" if meta.get('masks_in') else '')
+    if 'tabular' in meta: inputs += f" + {len(meta['tabular']['cont']) + len(meta['tabular']['cat'])} measurements of the cell (fusion)"
+    st = tr.get('settings', {})
+    lines = ['---', 'library_name: cervix_fastai', 'pipeline_tag: image-classification', 'tags: [cytology, pap-smear, fastai, image-classification]',
+             'license: other  # the weights follow the terms of the data they were trained on', '---', '',
+             f'# Model card: {name}', '',
+             '**A research tool, not a diagnosis.** This model has not been validated for clinical use; do not use its output to decide '
+             'anything about a patient.', '',
+             '## Model details', '',
+             f"- Model type: {meta['arch']} image classifier, {meta['size']} px input ({inputs}); {'ImageNet weights to start' if st.get('pretrained') else 'trained from random weights' if st else 'training unknown'}",
+             f"- Classes ({len(meta['vocab'])}): {', '.join(meta['vocab'])}",
+             f"- Written by cervix_fastai {meta.get('cervix_fastai', '?')}; `bundle.json` checksum {meta.get('sha256', '?')[:16]}…, weights {meta['weights_sha256'][:16]}…",
+             '', '## Uses', '',
+             '- Direct use: sorting cropped Pap-smear cell images for a person to review, in research; scoring a folder with `score_folder` or `cervix-score`.',
+             '- Out of scope: any decision about a patient; whole-slide images; stains, scanners or preparations unlike the training cells without a new evaluation.',
+             '', '## Bias, risks and limitations', '',
+             '- It knows only the cells it was trained on' + (f" ({sum(tr['cells'].values())} cells" + (f" from {sum(tr['slides'].values())} slides" if tr.get('slides') else '') + f" of `{tr.get('source')}`)" if tr.get('cells') else '') + '; figures on other sources can be far lower.',
+             '- Its figures come with intervals; with few test slides they are wide, and that width is the honest uncertainty.',
+             '', '## Training details', '']
+    if tr.get('cells'):
+        lines += [f"- Data: `{tr.get('source')}`; cells per split: {', '.join(f'{k} {v}' for k, v in tr['cells'].items())}"
+                  + (f"; slides per split: {', '.join(f'{k} {v}' for k, v in tr['slides'].items())} (no slide in two splits)" if tr.get('slides') else '; slides unknown (divided by image)'),
+                  f"- Training cells per class: {', '.join(f'{k} {v}' for k, v in tr['classes'].items())}"]
+    if st: lines.append('- Settings: ' + ', '.join(f'{k} {v}' for k, v in st.items()))
+    if not tr: lines.append('- Not recorded (exported from a bare learner).')
+    lines += ['', '## Evaluation', '']
+    lines.append(f"- Calibration: temperature {meta['temperature']:.3f}" + (f", fitted on {cal['cells']} {cal['split']} cells: ECE {cal['ece_before']:.3f} before, {cal['ece_after']:.3f} after" if cal else ' (not calibrated)'))
+    if scr: lines.append(f"- Abnormal call: summed abnormal probability at or above {scr['threshold']:.3f}, chosen for {scr['rule']} "
+                         f"(sensitivity {scr['sensitivity']:.3f}, specificity {scr['specificity']:.3f} there)" + (f"; slides scored by the {scr['slide_rule']} rule" if scr.get('slide_rule') else ''))
+    if 'conformal' in meta: lines.append(f"- Prediction sets: calibrated on {len(meta['conformal'])} cells (`coverage=` in scoring)")
+    lines += _test_lines(test) if test else ['- Test figures: none yet (score a test split, then `write_model_card(bundle, scores.metrics)`)']
+    lines += ['', '## How to get started', '', '```python', 'from cervix_fastai.serve.score import score_folder',
+              "sc = score_folder('path/to/this/bundle', 'cells/', 'scores/', binary='auto')", '```', '']
+    return '\n'.join(lines)
+
+def write_model_card(bundle, # a bundle folder or `Bundle`
+                     test:dict|None=None, # its test metrics (`score_folder(...).metrics`)
+                    ) -> Path:
+    "(Re)write the bundle's `MODEL_CARD.md` from its description and `test`"
+    path = Path(getattr(bundle, 'path', bundle))
+    text = model_card(_checked_meta(path), test)
+    if (path/CARD).exists(): return atomic_write(path/CARD, text)  # the library's (export wrote it)
+    od = OutDir(path, kind='bundle')  # a bundle exported before cards: the card is recorded as the library's
+    f = od.write(CARD, text); od.finish()
+    return f
 
 # %% ../../nbs/42_serve.bundle.ipynb #00eb100f
 class OnnxBundle(Bundle):
