@@ -342,7 +342,7 @@ def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     for name, path in _models(cfg, od).items():
         m = score_folder(path, test, RunLayout(od.root).scores(name), binary=binary, name='the test split',
                          coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress).metrics  # (sets: single bundles)
-        if name != 'ensemble': write_model_card(path, m)  # its card gives the test figures the report gives
+        write_model_card(path, m)  # its card gives the test figures the report gives
         out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal', 'slides') if k in m}
     od.write(RunLayout.TABLE, ensemble_table(final, div).to_csv())
     return out
@@ -376,7 +376,7 @@ def _results(cfg:dict, res:dict) -> dict:
     "What `results.json` says for the report"
     names = _member_names(cfg)
     models = {n: dict(scores=f'{RunLayout.SCORES}/{n}', history=f'{RunLayout.TRAIN}/{n}/history.csv', card=f'{RunLayout.BUNDLES}/{n}/MODEL_CARD.md') for n in names}
-    if len(names) > 1: models['ensemble'] = dict(scores='scores/ensemble')
+    if len(names) > 1: models['ensemble'] = dict(scores='scores/ensemble', card=f'{RunLayout.ENSEMBLE}/MODEL_CARD.md')
     return {**res, 'title': 'cervix_fastai run' + (' on the built-in synthetic set' if cfg['data'] is None else f": {Path(cfg['data']).name}"),
             'version': __version__, 'models': models, 'test_table': RunLayout.TABLE}
 

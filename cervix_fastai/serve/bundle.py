@@ -25,7 +25,7 @@ from .onnx import export_onnx, quantize_onnx, OrtModel, _calibration, _valid_fil
 
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'CARD', 'meta_problems', 'export_bundle', 'Bundle', 'load_bundle',
-           'set_temperature', 'calibrate', 'model_card', 'write_model_card', 'OnnxBundle']
+           'set_temperature', 'calibrate', 'model_card', 'ensemble_card', 'write_model_card', 'OnnxBundle']
 
 # %% ../../nbs/42_serve.bundle.ipynb #4684aca3
 BUNDLE_FORMAT = 2
@@ -332,22 +332,12 @@ def model_card(meta:dict, # a bundle's description (`bundle.json`)
     inputs = 'RGB' + (" + the cell's nucleus and whole-cell masks as two more channels" if meta.get('masks_in') else '')
     if 'tabular' in meta: inputs += f" + {len(meta['tabular']['cont']) + len(meta['tabular']['cat'])} measurements of the cell (fusion)"
     st = tr.get('settings', {})
-    lines = ['---', 'library_name: cervix_fastai', 'pipeline_tag: image-classification', 'tags: [cytology, pap-smear, fastai, image-classification]',
-             'license: other  # the weights follow the terms of the data they were trained on', '---', '',
-             f'# Model card: {name}', '',
-             '**A research tool, not a diagnosis.** This model has not been validated for clinical use; do not use its output to decide '
-             'anything about a patient.', '',
-             '## Model details', '',
+    lines = [*_card_head(name), '## Model details', '',
              f"- Model type: {meta['arch']} image classifier, {meta['size']} px input ({inputs}); {'ImageNet weights to start' if st.get('pretrained') else 'trained from random weights' if st else 'training unknown'}",
              f"- Classes ({len(meta['vocab'])}): {', '.join(meta['vocab'])}",
              f"- Written by cervix_fastai {meta.get('cervix_fastai', '?')}; `bundle.json` checksum {meta.get('sha256', '?')[:16]}…, weights {meta['weights_sha256'][:16]}…",
-             '', '## Uses', '',
-             '- Direct use: sorting cropped Pap-smear cell images for a person to review, in research; scoring a folder with `score_folder` or `cervix-score`.',
-             '- Out of scope: any decision about a patient; whole-slide images; stains, scanners or preparations unlike the training cells without a new evaluation.',
-             '', '## Bias, risks and limitations', '',
-             '- It knows only the cells it was trained on' + (f" ({sum(tr['cells'].values())} cells" + (f" from {sum(tr['slides'].values())} slides" if tr.get('slides') else '') + f" of `{tr.get('source')}`)" if tr.get('cells') else '') + '; figures on other sources can be far lower.',
-             '- Its figures come with intervals; with few test slides they are wide, and that width is the honest uncertainty.',
-             '', '## Training details', '']
+             *_card_uses(' (' + f"{sum(tr['cells'].values())} cells" + (f" from {sum(tr['slides'].values())} slides" if tr.get('slides') else '') + f" of `{tr.get('source')}`)" if tr.get('cells') else ''),
+             '## Training details', '']
     if tr.get('cells'):
         lines += [f"- Data: `{tr.get('source')}`; cells per split: {', '.join(f'{k} {v}' for k, v in tr['cells'].items())}"
                   + (f"; slides per split: {', '.join(f'{k} {v}' for k, v in tr['slides'].items())} (no slide in two splits)" if tr.get('slides') else '; slides unknown (divided by image)'),
@@ -359,19 +349,52 @@ def model_card(meta:dict, # a bundle's description (`bundle.json`)
     if scr: lines.append(f"- Abnormal call: summed abnormal probability at or above {scr['threshold']:.3f}, chosen for {scr['rule']} "
                          f"(sensitivity {scr['sensitivity']:.3f}, specificity {scr['specificity']:.3f} there)" + (f"; slides scored by the {scr['slide_rule']} rule" if scr.get('slide_rule') else ''))
     if 'conformal' in meta: lines.append(f"- Prediction sets: calibrated on {len(meta['conformal'])} cells (`coverage=` in scoring)")
-    lines += _test_lines(test) if test else ['- Test figures: none yet (score a test split, then `write_model_card(bundle, scores.metrics)`)']
-    lines += ['', '## How to get started', '', '```python', 'from cervix_fastai.serve.score import score_folder',
-              "sc = score_folder('path/to/this/bundle', 'cells/', 'scores/', binary='auto')", '```', '']
-    return '\n'.join(lines)
+    return '\n'.join(lines + _card_end(test, 'bundle'))
+
+def _card_head(name:str) -> list[str]:
+    "The card's metadata, title and warning"
+    return ['---', 'library_name: cervix_fastai', 'pipeline_tag: image-classification', 'tags: [cytology, pap-smear, fastai, image-classification]',
+            'license: other  # the weights follow the terms of the data they were trained on', '---', '', f'# Model card: {name}', '',
+            '**A research tool, not a diagnosis.** This model has not been validated for clinical use; do not use its output to decide '
+            'anything about a patient.', '']
+
+def _card_uses(data:str) -> list[str]:
+    "Uses, and bias, risks and limitations"
+    return ['', '## Uses', '',
+            '- Direct use: sorting cropped Pap-smear cell images for a person to review, in research; scoring a folder with `score_folder` or `cervix-score`.',
+            '- Out of scope: any decision about a patient; whole-slide images; stains, scanners or preparations unlike the training cells without a new evaluation.',
+            '', '## Bias, risks and limitations', '',
+            f'- It knows only the cells it was trained on{data}; figures on other sources can be far lower.',
+            '- Its figures come with intervals; with few test slides they are wide, and that width is the honest uncertainty.', '']
+
+def _card_end(test:dict|None, what:str) -> list[str]:
+    "The test figures (or where they will come from) and how to get started"
+    return [*(_test_lines(test) if test else [f'- Test figures: none yet (score a test split, then `write_model_card({what}, scores.metrics)`)']),
+            '', '## How to get started', '', '```python', 'from cervix_fastai.serve.score import score_folder',
+            f"sc = score_folder('path/to/this/{what}', 'cells/', 'scores/', binary='auto')", '```', '']
+
+def ensemble_card(ens:dict, # an ensemble's `ensemble.json`
+                  test:dict|None=None, # its test metrics (`score_folder(...).metrics`)
+                 ) -> str:
+    "An ensemble folder's model card: its members (each with its own card), its vote, and its test figures"
+    w = ens.get('weights')
+    lines = [*_card_head(f"ensemble of {', '.join(ens['names'])}"), '## Model details', '',
+             f"- Model type: an ensemble of {len(ens['names'])} members, {ens.get('how', 'soft')} vote"
+             + (f" (fitted weights: {', '.join(f'{n} {x:.2f}' for n, x in zip(ens['names'], w))})" if w else ''),
+             f"- Classes ({len(ens['vocab'])}): {', '.join(ens['vocab'])}",
+             f"- Members: {', '.join(f'`{d}/`' for d in ens['members'])}, each a bundle with its own MODEL_CARD.md (what it learnt from, its calibration)",
+             *_card_uses(' (those of its members)'), '## Evaluation', '']
+    return '\n'.join(lines + _card_end(test, 'ensemble'))
 
 def write_model_card(bundle, # a bundle folder or `Bundle`
                      test:dict|None=None, # its test metrics (`score_folder(...).metrics`)
                     ) -> Path:
     "(Re)write the bundle's `MODEL_CARD.md` from its description and `test`"
     path = Path(getattr(bundle, 'path', bundle))
-    text = model_card(_checked_meta(path), test)
+    if (path/'ensemble.json').is_file(): text = ensemble_card(json.loads((path/'ensemble.json').read_text()), test)
+    else: text = model_card(_checked_meta(path), test)
     if (path/CARD).exists(): return atomic_write(path/CARD, text)  # the library's (export wrote it)
-    od = OutDir(path, kind='bundle')  # a bundle exported before cards: the card is recorded as the library's
+    od = OutDir(path, kind='ensemble' if (path/'ensemble.json').is_file() else 'bundle')  # exported before cards: the card is recorded as the library's
     f = od.write(CARD, text); od.finish()
     return f
 

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from ..core import DataError, safe_name, check_apart, OutDir
 from .predictor import Predictor, ModelPredictor
 from .bundle import load_bundle
-from .bundle import _bundle_parts, _write_bundle
+from .bundle import _bundle_parts, _write_bundle, ensemble_card, CARD
 
 # %% auto #0
 __all__ = ['VOTES', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble']
@@ -116,8 +116,9 @@ def export(self:Ensemble, path, onnx=False) -> Path:
     od = OutDir(path, kind='ensemble')
     od.clear()  # an earlier export here: only what the library wrote
     for pt, d, m in zip(parts, dirs, self.members): _write_bundle(pt, od, f'{d}/', onnx=m if onnx else None)
-    od.write('ensemble.json', json.dumps(dict(members=dirs, names=self.names, how=self.how, weights=self.weights,
-                                              vocab=self.vocab), indent=2))
+    ens = dict(members=dirs, names=self.names, how=self.how, weights=self.weights, vocab=self.vocab)
+    od.write('ensemble.json', json.dumps(ens, indent=2))
+    od.write(CARD, ensemble_card(ens))
     od.finish()
     return od.root
 
