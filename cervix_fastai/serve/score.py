@@ -152,7 +152,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     strange = sorted(set(l for l in labels if l is not None) - set(p.vocab))
     if strange and unknown == 'error':
         raise DataError(f'Folder classes {strange} are unknown to the model (its classes: {p.vocab}); '
-                        "pass unknown='report' to score them anyway")
+                        "pass unknown='report' (--continue-unknown from the shell) to score them anyway")
     g = _groups(files, None if table is not None else Path(src).expanduser(), groups)
     od = None if out is None or not is_main() else OutDir(out, srcs, 'output folder', 'scores')  # made once the input is fine
     if od is not None: od.clear()  # the previous run's outputs go first: one run's files, never two runs' mixed
