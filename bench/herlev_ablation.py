@@ -24,7 +24,7 @@ import numpy as np
 from fastai.callback.core import Callback
 from fastai.vision.augment import aug_transforms
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from herlev_recipe import herlev_args, scores, CANDIDATES
+from herlev_recipe import herlev_args, scores, CANDIDATES, epoch_seconds
 from cervix_fastai.core import atomic_write
 from cervix_fastai.data.core import HERLEV_BINARY
 from cervix_fastai.evaluate.metrics import bootstrap_ci, macro_f1, roll_up
@@ -90,29 +90,36 @@ def main():
             for w in ps: probs.setdefault((v, w), []).append(ps[w])
             print(f'{v} seed {s} done ({time.perf_counter() - t0:.0f} s)', flush=True)
     binary = lambda p: roll_up(p, targs, vocab, HERLEV_BINARY)
+    bt = binary(probs[('base', 'best')][0])[1]
+
+    def gain(P, R) -> tuple:
+        "Seed-averaged macro F1 and normal/abnormal accuracy of runs `P` minus those of `R`, paired cell by cell, with intervals over slides"
+        n = len(P)
+        both = np.concatenate([np.stack([p.argmax(1) for p in P], 1), np.stack([p.argmax(1) for p in R], 1)], 1)
+        f1 = lambda t, q: np.mean([macro_f1(t, q[:, i]) for i in range(n)]) - np.mean([macro_f1(t, q[:, n + i]) for i in range(n)])
+        bboth = np.concatenate([np.stack([binary(p)[0].argmax(1) for p in P], 1), np.stack([binary(p)[0].argmax(1) for p in R], 1)], 1)
+        acc = lambda t, q: np.mean(q[:, :n] == t[:, None]) - np.mean(q[:, n:] == t[:, None])
+        return (float(f1(targs, both)), list(bootstrap_ci(targs, both, f1, groups=groups)),
+                float(acc(bt, bboth)), list(bootstrap_ci(bt, bboth, acc, groups=groups)))
+
     rows = []
     for (v, w), P in probs.items():
         sc = [scores(p, targs, vocab, groups) for p in P]
-        pred = np.stack([p.argmax(1) for p in P], 1)  # cells × seeds
-        ref = np.stack([p.argmax(1) for p in probs[('base', 'best')]], 1)
-        both = np.concatenate([pred, ref], 1)
-        n = len(P)
-        diff = lambda t, q: np.mean([macro_f1(t, q[:, i]) for i in range(n)]) - np.mean([macro_f1(t, q[:, n + i]) for i in range(n)])
-        lo, hi = bootstrap_ci(targs, both, diff, groups=groups)
-        bt = binary(P[0])[1]
-        bin_pred = np.stack([binary(p)[0].argmax(1) for p in P], 1)
-        bin_ref = np.stack([binary(p)[0].argmax(1) for p in probs[('base', 'best')]], 1)
-        bdiff = lambda t, q: np.mean(q[:, :n] == t[:, None]) - np.mean(q[:, n:] == t[:, None])
-        blo, bhi = bootstrap_ci(bt, np.concatenate([bin_pred, bin_ref], 1), bdiff, groups=groups)
-        rows.append(dict(variant=v, pick=w, seeds=a.seeds, f1_macro=float(np.mean([s['f1'] for s in sc])), f1_seeds=[round(s['f1'], 3) for s in sc],
-                         accuracy=float(np.mean([s['acc'] for s in sc])), binary_acc=float(np.mean([s['bin_acc'] for s in sc])),
-                         f1_gain=float(diff(targs, both)), f1_gain_ci=[lo, hi], binary_gain=float(bdiff(bt, np.concatenate([bin_pred, bin_ref], 1))),
-                         binary_gain_ci=[blo, bhi]))
-        r = rows[-1]
-        print(f"| {v} | {w} | {r['f1_macro']:.3f} ({', '.join(f'{x:.3f}' for x in r['f1_seeds'])}) | {r['f1_gain']:+.3f} [{lo:+.3f}, {hi:+.3f}] | "
-              f"{r['accuracy']:.3f} | {r['binary_acc']:.3f} | {r['binary_gain']:+.3f} [{blo:+.3f}, {bhi:+.3f}] |", flush=True)
+        g, gc, b, bc = gain(P, probs[('base', 'best')])  # against the reference: CytoAugment, best epoch (the defaults before)
+        r = dict(variant=v, pick=w, seeds=a.seeds, f1_macro=float(np.mean([x['f1'] for x in sc])), f1_seeds=[round(x['f1'], 3) for x in sc],
+                 accuracy=float(np.mean([x['acc'] for x in sc])), binary_acc=float(np.mean([x['bin_acc'] for x in sc])),
+                 f1_gain=g, f1_gain_ci=gc, binary_gain=b, binary_gain_ci=bc)
+        if v != 'base':  # and against CytoAugment at the same epoch: the augmentation alone
+            r.update(zip(('f1_vs_base', 'f1_vs_base_ci', 'binary_vs_base', 'binary_vs_base_ci'), gain(P, probs[('base', w)])))
+        rows.append(r)
+        print(f"| {v} | {w} | {r['f1_macro']:.3f} ({', '.join(f'{x:.3f}' for x in r['f1_seeds'])}) | {g:+.3f} [{gc[0]:+.3f}, {gc[1]:+.3f}] | "
+              f"{r['accuracy']:.3f} | {r['binary_acc']:.3f} | {b:+.3f} [{bc[0]:+.3f}, {bc[1]:+.3f}] |"
+              + (f" vs base {w}: F1 {r['f1_vs_base']:+.3f} [{r['f1_vs_base_ci'][0]:+.3f}, {r['f1_vs_base_ci'][1]:+.3f}], binary {r['binary_vs_base']:+.3f} "
+                 f"[{r['binary_vs_base_ci'][0]:+.3f}, {r['binary_vs_base_ci'][1]:+.3f}]" if 'f1_vs_base' in r else ''), flush=True)
+    logs = [a.out/v/f'seed{s}'/f'fold{k}'/'run'/'history.csv' for v in a.variants for s in a.seeds for k in sorted(df.fold.unique())]
+    train = sum(epoch_seconds(h) for h in logs if h.exists())  # the training epochs' own time, however many sessions the runs took
     atomic_write(a.out/'ablation.json', json.dumps(dict(base=BASE, variants={v: VARIANTS[v] for v in a.variants}, rows=rows,
-                                                       seconds=round(time.perf_counter() - t0)), indent=1))
+                                                       seconds=round(time.perf_counter() - t0), train_seconds=round(train)), indent=1))
 
 if __name__ == '__main__':
     main()
