@@ -21,7 +21,7 @@ without mask planes, the morphometry (LR, GB) and fusion models from true and pr
 --fusion`), and the votes of every model an ordinary folder allows (equal weights, and weights fitted on the other
 folds).
 
-    nice -n 10 python bench/herlev_masks_in.py [--only NAME ...] [--true] [--threads 2] [--out runs/herlev-masks]
+    nice -n 10 python bench/herlev_masks_in.py [--only NAME ...] [--true] [--table-only] [--threads 2] [--out runs/herlev-masks]
 """
 import argparse, hashlib, json, shutil, sys, time, warnings
 from pathlib import Path
@@ -74,6 +74,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--only', nargs='*', default=None, help=f'candidates to run (default: all of {list(MASKED)})')
     ap.add_argument('--true', action='store_true', help='the true masks as input planes instead of predicted ones')
+    ap.add_argument('--table-only', action='store_true', help='train nothing: the table from the candidates whose five folds are saved')
     ap.add_argument('--out', type=Path, default=ROOT/'runs'/'herlev-masks')
     ap.add_argument('--rgb', type=Path, default=ROOT/'runs'/'herlev', help="bench/herlev_recipe.py's folder (lite0-128-ft)")
     a, df = herlev_args(ap)
@@ -82,7 +83,7 @@ def main():
     use_segmenter(OutOfFold(df, a.out, a.threads))
     rows, secs = [], {}
     tag = '-true' if a.true else ''
-    for name in a.only or list(MASKED):
+    for name in [] if a.table_only else a.only or list(MASKED):
         run = a.out/f'{name}{tag}'
         run.mkdir(parents=True, exist_ok=True)
         if not (run/'features.csv').exists() and (a.rgb/'lite0-128-ft'/'features.csv').exists():  # the same cells' measurements: not measured again
@@ -94,10 +95,12 @@ def main():
         for key in ('image', 'image+tta'):
             rows.append(table_row(f"{name}{tag}{' +tta' if key != 'image' else ''}", cv.probs[key], cv))
             print(rows[-1], f'{secs[name + tag]:.0f} s/fold (this run {time.perf_counter() - t1:.0f} s)', flush=True)
+    if a.table_only:  # each finished candidate's training time, from its logs
+        secs = {n: round(train_seconds(a.out/n), 1) for n in MASKED if (a.out/n/'fold4'/'image.npy').exists()}
     prev = json.loads((a.out/'masks_in.json').read_text()) if (a.out/'masks_in.json').exists() else {}
     res = dict(prev, cells=len(df), slides=int(df.group.nunique()), candidates={**prev.get('candidates', {}), **{r['model']: r for r in rows}},
                seconds_per_fold={**prev.get('seconds_per_fold', {}), **secs})
-    if a.only is None and not a.true:
+    if (a.only is None or a.table_only) and not a.true:
         table, n = the_table(df, a)
         res.update(table=table, cells_in_table=n, seconds=round(time.perf_counter() - t0))
     atomic_write(a.out/'masks_in.json', json.dumps(res, indent=1))
