@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from PIL import Image
 from .. import __version__
 from ..core import DataError, on_sigterm
-from ..data.core import check_image, known_binary
+from ..data.core import check_image
 from ..evaluate.slides import cell_risk, abnormal_calls
 from ..image.features import cell_features, FEATURES, NUCLEUS
 from ..image.segment import default_segmenter, segmenter_name
@@ -32,7 +32,7 @@ MAX_UPLOAD = '100mb'  # per file, refused by Gradio before it is stored
 
 def grouping(p:Predictor) -> tuple[dict|None, float|None]:
     "The model's normal/abnormal grouping (the one `calibrate` chose its threshold for, else SIPaKMeD's or Herlev's) and its threshold"
-    g = (p.screening or {}).get('groups') or known_binary(p.vocab)
+    g = p.groups()
     if g is None or 'abnormal' not in set(g.values()): return None, None
     return g, (p.screening or {}).get('threshold')
 

@@ -16,7 +16,7 @@ from ..core import DataError, OutDir, RECORD, safe_name, check_apart, check_same
 from ..data.core import read_sipakmed, read_dataset, read_manifest, divide_dataset, split_summary, check_no_leak, show_class_grid, source_roots, slides_known, division_line, known_binary
 from ..data.synth import make_synthetic_sipakmed
 from ..models import get_backbone
-from ..train.settings import SETTINGS, check_setting, recipe_args
+from ..train.settings import SETTINGS, check_setting, recipe_args, BEFORE, as_recorded
 from ..image.features import features_manifest
 from ..serve.bundle import load_bundle, write_model_card
 from ..serve.vote import load_ensemble, VOTES
@@ -216,10 +216,9 @@ def _claim(cfg:dict, resume:bool, overwrite:bool, sources=()) -> tuple[OutDir, d
     if resume:
         if not res: raise DataError(f'Nothing to resume in {out}: run without resume to start')
         rec = {k: v for k, v in read_yaml(run/run.CONFIG).items() if k != 'versions'}
-        if 'keep' not in rec:  # recorded before `keep`: its members kept their best epochs, and so do the ones a resume trains
-            rec['keep'] = 'best'
-            if cfg['keep'] is None: cfg['keep'] = 'best'
-        old = {**DEFAULTS, **rec}  # (another key added since: its default)
+        for k, v in BEFORE.items():  # a setting added since: what the run did before it, and so do the members a resume trains
+            if k not in rec and cfg[k] is None: cfg[k] = v
+        old = {**DEFAULTS, **as_recorded(rec)}  # (another key added since: its default)
         check_same(old, cfg, f'The run in {out}', 'run without resume to replace it')
         return od, res
     if res and not res.get('finished') and not overwrite:

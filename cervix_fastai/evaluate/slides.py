@@ -26,9 +26,14 @@ def cell_risk(probs:np.ndarray, # n × classes
               positive='abnormal', # the group a screen must catch
              ) -> np.ndarray:
     "Each cell's probability of the `positive` group: its classes' probabilities summed"
+    bp, k = _rolled(probs, vocab, mapping, positive)
+    return bp[:, k]
+
+def _rolled(probs, vocab, mapping, positive) -> tuple[np.ndarray, int]:
+    "The cells' summed probabilities per group (`roll_up`), and the column of `positive`"
     bp, _, bv = roll_up(probs, np.zeros(len(probs), int), vocab, mapping)
     if positive not in bv: raise ValueError(f'No class maps to {positive!r}: the groups are {bv}')
-    return bp[:, bv.index(positive)]
+    return bp, bv.index(positive)
 
 def aggregate(p:np.ndarray, # one slide's cell risks
               rule='max', # one of `SLIDE_RULES`
@@ -52,7 +57,8 @@ def abnormal_threshold(risk, # each validation cell's abnormal probability (`cel
     if sensitivity is not None and not 0 < sensitivity <= 1: raise ValueError(f'sensitivity must be a share above 0 and at most 1, got {sensitivity!r}')
     u = np.unique(r)
     cands = np.r_[u[0] / 2, (u[:-1] + u[1:]) / 2, (u[-1] + 1) / 2]  # below every risk, between neighbours, above every risk
-    sens = np.array([(r[y] >= t).mean() for t in cands]); spec = np.array([(r[~y] < t).mean() for t in cands])
+    pos, neg = np.sort(r[y]), np.sort(r[~y])
+    sens, spec = 1 - np.searchsorted(pos, cands) / len(pos), np.searchsorted(neg, cands) / len(neg)  # (at or above `t`: not below it)
     if sensitivity is None:
         bal = (sens + spec) / 2
         best = np.flatnonzero(bal >= bal.max() - 1e-12)
@@ -68,9 +74,7 @@ def abnormal_calls(probs:np.ndarray, vocab, mapping:dict,
                    threshold:float|None=None, # the abnormal probability at which a cell is called abnormal; None: when its group is the likeliest
                    positive='abnormal') -> np.ndarray:
     "Whether each cell is called abnormal"
-    bp, _, bv = roll_up(probs, np.zeros(len(probs), int), vocab, mapping)
-    if positive not in bv: raise ValueError(f'No class maps to {positive!r}: the groups are {bv}')
-    k = bv.index(positive)
+    bp, k = _rolled(probs, vocab, mapping, positive)
     return bp.argmax(1) == k if threshold is None else bp[:, k] >= threshold
 
 # %% ../../nbs/22_evaluate.slides.ipynb #0cd2ae66
@@ -89,6 +93,7 @@ def slide_table(risk:np.ndarray, # each cell's probability of being abnormal (`c
     if np.isnan(risk).any(): raise ValueError('A cell risk is NaN: score only the cells that were read')
     if rule not in SLIDE_RULES: raise ValueError(f'Unknown slide rule {rule!r}: one of {list(SLIDE_RULES)}')
     calls = risk >= threshold if calls is None else np.asarray(calls, bool)
+    names, refer, abnormal = (None if a is None else np.asarray(a) for a in (names, refer, abnormal))
     if len(calls) != len(risk): raise ValueError(f'{len(calls)} calls for {len(risk)} cells')
     cols = ['slide', 'rule', 'score', 'cells', 'decided_by', 'top_risk', 'call', *(['referred_cells'] if refer is not None else []),
             *(['abnormal'] if abnormal is not None else [])]
@@ -98,9 +103,9 @@ def slide_table(risk:np.ndarray, # each cell's probability of being abnormal (`c
         top = by[np.argmax(risk[by])]
         r = dict(slide=s, rule=rule, score=aggregate(risk[idx], rule), cells=len(idx), decided_by=int(top), top_risk=float(risk[top]),
                  call='abnormal' if calls[idx].any() else 'normal')
-        if names is not None: r['decided_by'] = str(np.asarray(names)[top])
-        if refer is not None: r['referred_cells'] = int(np.asarray(refer, bool)[idx].sum())
-        if abnormal is not None: r['abnormal'] = bool(np.asarray(abnormal, bool)[idx].any())
+        if names is not None: r['decided_by'] = str(names[top])
+        if refer is not None: r['referred_cells'] = int(refer[idx].astype(bool).sum())
+        if abnormal is not None: r['abnormal'] = bool(abnormal[idx].astype(bool).any())
         rows.append(r)
     return pd.DataFrame(rows, columns=cols).sort_values(['score', 'slide'], ascending=[False, True], ignore_index=True)
 
@@ -130,7 +135,10 @@ def slide_metrics(table:pd.DataFrame, # `slide_table` with an `abnormal` column
 def choose_rule(risk, slides, abnormal, # cells the model never trained on: risk, slide and truth of each
                 rules=SLIDE_RULES) -> tuple[str, dict]:
     "The rule whose slide scores rank abnormal slides highest (AUC), and each rule's AUC"
-    aucs = {r: _auc(*(lambda t: (t.abnormal.to_numpy(bool), t.score.to_numpy()))(slide_table(risk, slides, r, abnormal=abnormal))) for r in rules}
+    def auc(rule):
+        t = slide_table(risk, slides, rule, abnormal=abnormal)
+        return _auc(t.abnormal, t.score)
+    aucs = {r: auc(r) for r in rules}
     ok = {r: a for r, a in aucs.items() if np.isfinite(a)}
     if not ok:
         warnings.warn('No rule could be measured (the slides are all normal or all abnormal): max is used')

@@ -20,6 +20,7 @@ from ..models import get_backbone, cam_layer_name, FusionModel
 from ..image.features import TabPrep, cell_features, mask_planes, FEATURES, MASK_INPUTS, MASK_CHANNELS
 from ..image.cache import CachedImage
 from ..evaluate.metrics import apply_temperature
+from ..data.core import known_binary
 
 # %% auto #0
 __all__ = ['dls_config', 'Predictor', 'auto_bs', 'decode_threads', 'ModelPredictor']
@@ -51,6 +52,9 @@ class Predictor:
     temperature = 1.
     conformal = None  # conformal scores of calibration cells (bundles calibrated by `calibrate`): prediction sets
     screening = None  # the abnormal threshold chosen on validation cells (`calibrate`): groups, positive, threshold, rule
+    def groups(self) -> dict|None:
+        "Its classes' normal/abnormal grouping: the one its threshold was chosen for (`calibrate`), else SIPaKMeD's or Herlev's (None: neither)"
+        return (self.screening or {}).get('groups') or known_binary(self.vocab)
     vocab:list = []
     weights = vote_weights = None # fitted member weights, and those the vote uses (None: equal)
     segmenter = None # the digest of the segmenter whose masks it learnt from where cells had none (a bundle records it)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from ..core import DataError, OutDir, check_apart, as_text, group_key
-from ..data.core import read_manifest, source_roots, known_binary
+from ..data.core import read_manifest, source_roots
 from ..evaluate.metrics import report, metrics, apply_temperature
 from ..evaluate.conformal import conformal_threshold, prediction_sets, refer, conformal_summary, file_draws
 from ..evaluate.slides import SLIDE_RULES, cell_risk, slide_table, slide_metrics, plot_slide_roc, abnormal_calls
@@ -143,7 +143,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     if coverage is not None: _check_coverage(p, coverage, tta)
     if isinstance(binary, str):
         if binary != 'auto': raise DataError(f"binary must be a class → group mapping, 'auto' or None, got {binary!r}")
-        binary = (p.screening or {}).get('groups') or known_binary(p.vocab)
+        binary = p.groups()
     if binary is not None and set(p.vocab) - set(binary): raise DataError(f'The binary mapping lacks the class(es) {sorted(set(p.vocab) - set(binary))}')
     thr = _threshold(p, binary, tta)
     if slide_rule not in (None, *SLIDE_RULES): raise DataError(f'slide_rule must be one of {list(SLIDE_RULES)}, got {slide_rule!r}')

@@ -45,7 +45,7 @@ from ..distributed import init_distributed, launched, is_main, barrier, ddp_trai
 from ..serve.bundle import Bundle, calibrate, export_bundle, load_bundle
 from ..evaluate.metrics import macro_f1
 from ..core import check_same
-from .settings import SCHEDULES, RESUME_KEYS, takes_recipe, check_settings, input_size, kept_epoch_rule
+from .settings import SCHEDULES, RESUME_KEYS, takes_recipe, check_settings, input_size, kept_epoch_rule, as_recorded
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'TRAINED_LR_FLOOR', 'loader_workers', 'manifest_dls', 'TableRows', 'EpochLog', 'save_checkpoint',
@@ -498,8 +498,7 @@ def _run_phases(learn:Learner, phases:list[Phase], lr:float, run:RunFolder, moni
 # %% ../../nbs/51_train.backbone.ipynb #4bd3917a
 def _same_run(run:RunFolder, config:dict):
     "Raise if `config` is not the one the interrupted run in `run` was started with (the settings of `RESUME_KEYS`)"
-    before = {'keep': 'best', **run.config()}  # a run of a version before `keep` kept its best epoch
-    check_same(before, config, f'The run in {run.path}', 'resume with the same settings, or train into another run_dir', RESUME_KEYS)
+    check_same(as_recorded(run.config()), config, f'The run in {run.path}', 'resume with the same settings, or train into another run_dir', RESUME_KEYS)
 
 # %% ../../nbs/51_train.backbone.ipynb #4bd39170
 @contextmanager

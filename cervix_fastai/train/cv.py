@@ -19,7 +19,7 @@ from ..serve.predictor import ModelPredictor
 from .backbone import fit_backbone, split_preds, torch_threads
 from .tabular import fit_tabular
 from .fusion import fit_fusion, add_features
-from .settings import SETTING, DEFAULTS, check_settings, recipe_args, kept_epoch_rule
+from .settings import SETTING, DEFAULTS, check_settings, recipe_args, kept_epoch_rule, as_recorded
 from ..core import check_same
 
 # %% auto #0
@@ -67,7 +67,7 @@ def _same_settings(run_dir:Path, settings:dict):
     if not f.exists(): return atomic_write(f, json.dumps(settings, indent=2))
     old = json.loads(f.read_text())
     hint = '' if 'keep' in old else " (folds saved before the `keep` setting kept their best epochs: keep='best' goes on with them)"
-    check_same({'keep': 'best', **old}, settings, f'The saved folds in {run_dir}', 'use another run_dir' + hint)
+    check_same(as_recorded(old), settings, f'The saved folds in {run_dir}', 'use another run_dir' + hint)
 
 def cross_validate(df:pd.DataFrame, # a manifest with `label`, `group` and `fold_col`; the table columns are measured if missing
                    fold_col='fold', # slide-grouped folds, three or more (see `grouped_kfold`)

@@ -14,8 +14,8 @@ from ..image.features import MASK_INPUTS
 from ..models import get_backbone
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'KEEPS', 'SETTINGS', 'SETTING', 'DEFAULTS', 'RESUME_KEYS', 'RECIPES', 'Setting', 'check_setting',
-           'check_settings', 'input_size', 'kept_epoch_rule', 'recipe_args', 'takes_recipe']
+__all__ = ['SCHEDULES', 'KEEPS', 'SETTINGS', 'SETTING', 'DEFAULTS', 'RESUME_KEYS', 'BEFORE', 'RECIPES', 'Setting', 'as_recorded',
+           'check_setting', 'check_settings', 'input_size', 'kept_epoch_rule', 'recipe_args', 'takes_recipe']
 
 # %% ../../nbs/50_train.settings.ipynb #78298de3
 @dataclass(frozen=True)
@@ -66,6 +66,11 @@ SETTINGS = (
 SETTING = {s.name: s for s in SETTINGS}
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 RESUME_KEYS = (*(s.name for s in SETTINGS if s.resume), 'vocab', 'stats', 'tabular', 'segmenter')  # the settings, and what the data decides
+BEFORE = {'keep': 'best'}  # what a record written before a setting existed did: runs kept their best epoch before `keep`
+
+def as_recorded(rec:dict) -> dict:
+    "A run's recorded settings, with what a record older than a setting did (`BEFORE`) where it lacks that setting"
+    return {**BEFORE, **rec}
 
 # %% ../../nbs/50_train.settings.ipynb #7c4f208b
 def check_setting(name:str, # a key of `SETTING`
