@@ -179,6 +179,7 @@ def score(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pick
                groups:str=None, # regex on each image's path under SRC whose first group is its slide
                mask_dir:str=None, # fusion models: folder of label images, when the masks are not beside the images
                coverage:float=None, # add prediction sets holding the true class this often (e.g. 0.9) and a refer flag
+               per_class:store_true=False, # with --coverage: hold it for every class (class-conditional sets)
                binary:str='auto', # normal/abnormal roll-up and, with slides, per-slide triage: auto (SIPaKMeD's or Herlev's classes) or none
                slide_rule:str=None, # how a slide's cells make its score: max, top3 or noisy_or (default: the bundle's, else max)
                engine:str='torch', # 'torch', 'onnxruntime' (a bundle exported with onnx=True) or 'onnxruntime-int8' (int8=True)
@@ -194,7 +195,7 @@ def score(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pick
         if str(binary).lower() not in ('auto', 'none'): raise DataError(f'--binary must be auto or none, got {binary!r}')
         from cervix_fastai.serve.score import score_folder
         sc = score_folder(model, src, out, bs=bs, tta=tta, unknown='report' if continue_unknown else 'error',
-                          trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage,
+                          trust_pickle=trust_pickle, groups=groups, mask_dir=mask_dir, coverage=coverage, per_class=per_class,
                           binary=None if str(binary).lower() == 'none' else binary, slide_rule=slide_rule,
                           distributed=launched(), progress=is_main(), engine=engine)
     if not is_main(): return  # one report: the first process's
@@ -205,6 +206,9 @@ def score(model:str, # bundle, ensemble or run folder (or .pkl with --trust-pick
         m = sc.metrics
         print(f"accuracy {m['accuracy']:.3f} (95% CI {m['accuracy_ci95'][0]:.3f}-{m['accuracy_ci95'][1]:.3f}, "
               f"resampling {m['ci_resamples']}), macro F1 {m['f1_macro']:.3f}")
+        if c := m.get('conformal'):
+            print(f"prediction sets at {c['target']:.0%}{' per class' if c['per_class'] else ''}: coverage {c['coverage']:.3f} (lowest class "
+                  f"{min(v for v in c['coverage_by_class'].values() if v is not None):.3f}), {c['referred']:.0%} of cells referred")
         if s := m.get('slides'):
             print(f"per slide ({s['slides']} slides, {s['abnormal_slides']} abnormal; rule {s['rule']}): AUC {s['auc']:.3f}, "
                   f"sensitivity {s['call_sensitivity']:.3f} and specificity {s['call_specificity']:.3f} of the calls (slides.csv)")

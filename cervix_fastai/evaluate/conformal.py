@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['file_draws', 'aps_scores', 'conformal_threshold', 'prediction_sets', 'refer', 'conformal_summary']
+__all__ = ['file_draws', 'aps_scores', 'conformal_threshold', 'by_class', 'class_thresholds', 'prediction_sets', 'refer',
+           'conformal_summary']
 
 # %% ../../nbs/21_evaluate.conformal.ipynb #c0f0a002
 def _file_key(f) -> str:
@@ -39,11 +40,13 @@ def _ranked(probs:np.ndarray, seed:int, u=None) -> tuple:
 def aps_scores(probs:np.ndarray, # n × classes, calibration cells (temperature applied)
                targs, # their true class indices
                seed=0, u=None, # the random draws: one per row (see `file_draws`), or from `seed`
+               top=False, # score a top class as any other (class-conditional sets); False: 0, it is always in the set
               ) -> np.ndarray:
-    "Non-conformity of each true class: the mass ranked above it plus a random share of its own (0 for a top class: always in the set)"
+    "Non-conformity of each true class: the mass ranked above it plus a random share of its own (0 for a top class unless `top`: always in the set)"
     order, srt, cum, u = _ranked(probs, seed, u)
     i, r = np.arange(len(srt)), np.argmax(order == np.asarray(targs)[:, None], 1)
-    return np.where(r == 0, 0., cum[i, r] - srt[i, r] * (1 - u))
+    s = cum[i, r] - srt[i, r] * (1 - u)
+    return s if top else np.where(r == 0, 0., s)
 
 def conformal_threshold(scores:np.ndarray, # `aps_scores` of the calibration cells
                         coverage=0.9, # the share of true classes the sets must hold
@@ -55,14 +58,29 @@ def conformal_threshold(scores:np.ndarray, # `aps_scores` of the calibration cel
     k = int(np.ceil((len(scores) + 1) * coverage - 1e-9))  # (a float error must not add a rank)
     return float('inf') if k > len(scores) else float(scores[k - 1])
 
+def by_class(scores:np.ndarray, # `aps_scores` of the calibration cells
+             targs, # their true class indices
+             vocab:list, # class names
+            ) -> dict:
+    "The calibration scores of each true class, sorted (class-conditional, 'Mondrian', sets calibrate each class on its own cells; score with `aps_scores(..., top=True)`)"
+    scores, targs = np.asarray(scores, float), np.asarray(targs)
+    return {c: sorted(scores[targs == i].tolist()) for i, c in enumerate(vocab)}
+
+def class_thresholds(scores:dict, # `by_class`
+                     vocab:list, coverage=0.9) -> np.ndarray:
+    "One conformal threshold per class, from its own calibration cells (∞ for a class with too few: it is always in the set)"
+    return np.array([conformal_threshold(scores[c], coverage) if len(scores.get(c, [])) else float('inf') for c in vocab])
+
 def prediction_sets(probs:np.ndarray, # n × classes (temperature applied)
-                    qhat:float, # `conformal_threshold`
+                    qhat:float|np.ndarray, # `conformal_threshold`, or one per class (`class_thresholds`)
                     seed=0, u=None, # the random draws: one per row (see `file_draws`), or from `seed`
                    ) -> np.ndarray:
-    "A boolean n × classes mask: each row's set (never empty: the top class is always in it)"
+    "A boolean n × classes mask: each row's set (with one threshold, never empty: the top class is always in it; per class, empty for a cell like no class)"
     order, srt, cum, u = _ranked(probs, seed, u)
-    keep = (cum - srt * (1 - u)[:, None]) <= qhat
-    keep[:, 0] = True
+    per_class = np.ndim(qhat) > 0
+    q = np.asarray(qhat, float)[order] if per_class else qhat  # per class: each ranked class against its own threshold
+    keep = (cum - srt * (1 - u)[:, None]) <= q
+    if not per_class: keep[:, 0] = True
     out = np.zeros_like(keep)
     np.put_along_axis(out, order, keep, 1)
     return out
@@ -70,18 +88,20 @@ def prediction_sets(probs:np.ndarray, # n × classes (temperature applied)
 def refer(sets:np.ndarray, # `prediction_sets`
           vocab=None, mapping:dict|None=None, # with a class → group mapping (normal/abnormal), a set inside one group is not referred
          ) -> np.ndarray:
-    "Which cells a person should look at: a set of more than one class (or, with `mapping`, of more than one group)"
-    if mapping is None: return sets.sum(1) > 1
+    "Which cells a person should look at: a set of more than one class (or, with `mapping`, of more than one group), or an empty one"
+    if mapping is None: return sets.sum(1) != 1
     groups = np.array([mapping[c] for c in vocab])
-    return np.array([len(set(groups[s])) > 1 for s in sets])
+    return np.array([len(set(groups[s])) != 1 for s in sets])
 
 def conformal_summary(sets:np.ndarray, probs:np.ndarray, targs,
                       vocab=None, mapping:dict|None=None, # referral by group (see `refer`): then the kept cells' accuracy is the group's
                      ) -> dict:
-    "Coverage, mean set size, share referred and the accuracy of the top class (or its group) on the cells not referred"
+    "Coverage (overall, and per true class with `vocab`), mean set size, share referred and the accuracy of the top class (or its group) on the cells not referred"
     targs, pred = np.asarray(targs), np.asarray(probs).argmax(1)
     kept = ~refer(sets, vocab, mapping)
     right = pred == targs if mapping is None else np.array([mapping[vocab[p]] == mapping[vocab[t]] for p, t in zip(pred, targs)], bool)
-    return dict(coverage=float(sets[np.arange(len(targs)), targs].mean()), mean_set_size=float(sets.sum(1).mean()),
+    hit = sets[np.arange(len(targs)), targs]
+    per = {} if vocab is None else {'coverage_by_class': {c: float(hit[targs == i].mean()) if (targs == i).any() else None for i, c in enumerate(vocab)}}
+    return dict(coverage=float(hit.mean()), **per, mean_set_size=float(sets.sum(1).mean()),
                 referred=float(1 - kept.mean()), n_kept=int(kept.sum()),
                 accuracy_kept=float(right[kept].mean()) if kept.any() else None)  # (None, not NaN: JSON has no NaN)

@@ -17,15 +17,17 @@ from ..image.preprocess import FILTERS
 from ..models import create_model, create_fusion_model, get_backbone
 from ..image.features import TabPrep, FEATURES, MASK_CHANNELS, MASK_INPUTS, segmenter_digest
 from ..evaluate.metrics import apply_temperature, fit_temperature, ece
-from ..evaluate.conformal import aps_scores, file_draws
+from ..evaluate.conformal import aps_scores, file_draws, by_class
 from ..evaluate.slides import cell_risk, abnormal_threshold, choose_rule, SLIDE_RULES
 from ..data.core import known_binary, slides_known
 from .predictor import ModelPredictor
+from .morph import TablePredictor, TableNet, MORPH_KINDS, skops_bytes, skops_model
 from .onnx import export_onnx, quantize_onnx, OrtModel, _calibration, _valid_files
 
 # %% auto #0
-__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'CARD', 'meta_problems', 'export_bundle', 'Bundle', 'load_bundle',
-           'set_temperature', 'calibrate', 'model_card', 'ensemble_card', 'write_model_card', 'OnnxBundle']
+__all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'CALIBRATED', 'CARD', 'MORPH_NAMES', 'meta_problems',
+           'export_bundle', 'Bundle', 'TableBundle', 'load_bundle', 'set_temperature', 'split_rows', 'calibrate',
+           'model_card', 'ensemble_card', 'write_model_card', 'OnnxBundle']
 
 # %% ../../nbs/42_serve.bundle.ipynb #4684aca3
 BUNDLE_FORMAT = 2
@@ -42,21 +44,48 @@ def _meta_json(meta:dict) -> str: return json.dumps({**meta, 'sha256': _describe
 RESIZES, PAD_MODES = ('pad', 'crop', 'squish'), ('zeros', 'border', 'reflection')
 
 def _finite(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+def _scores(x) -> bool: return isinstance(x, list) and all(_finite(s) and -1e-6 <= s <= 1 + 1e-6 for s in x)  # conformal scores
 
 def _channels(meta:dict) -> int: return 3 + (len(MASK_CHANNELS) if meta.get('masks_in') in MASK_INPUTS else 0)
 
 def meta_problems(meta) -> list[str]:
     "What is wrong with a bundle description (empty when nothing is)"
     if not isinstance(meta, dict): return ['it is not a JSON object']
-    need = ('format', 'arch', 'vocab', 'size', 'resize', 'pad_mode', 'stats', 'filters', 'temperature', 'weights_sha256')
+    table = meta.get('kind') == 'morphometry'
+    need = ('format', 'arch', 'vocab', 'temperature', 'weights_sha256') + (('cont', 'model_file') if table else ('size', 'resize', 'pad_mode', 'stats', 'filters'))
     missing = [k for k in need if k not in meta]
     if missing: return [f'it lacks {missing}']
-    v, s, st = meta['vocab'], meta['size'], meta['stats']
+    v = meta['vocab']
     checks = [
         (meta['format'] == BUNDLE_FORMAT, f"format is {meta['format']!r}; this version reads {BUNDLE_FORMAT}: export it again"),
+        (meta.get('kind', 'image') in ('image', 'morphometry'), f"kind must be 'image' or 'morphometry', got {meta.get('kind')!r}"),
         (isinstance(meta['arch'], str), f"arch {meta['arch']!r} is not a name"),
         (isinstance(v, list) and len(v) >= 2 and all(isinstance(c, str) and c for c in v) and len(set(v)) == len(v),
          f'vocab must be two or more distinct class names, got {v!r}'),
+        (_finite(meta['temperature']) and meta['temperature'] > 0, f"temperature must be a finite number above 0, got {meta['temperature']!r}"),
+        (isinstance(meta['weights_sha256'], str) and len(meta['weights_sha256']) == 64, 'weights_sha256 is not a SHA-256'),
+        ('conformal' not in meta or (_scores(meta['conformal']) and len(meta['conformal']) > 0), 'conformal must be a non-empty list of scores from 0 to 1'),
+        ('conformal_by_class' not in meta or (isinstance(c := meta['conformal_by_class'], dict) and isinstance(v, list) and sorted(c) == sorted(v)
+                                              and all(map(_scores, c.values()))), 'conformal_by_class must give each class of the bundle a list of scores from 0 to 1'),
+        *[(k not in meta or isinstance(meta[k], dict), f'{k} must be a JSON object') for k in ('training', 'calibration')],
+    ]
+    more = _table_meta_problems(meta) if table else _image_meta_problems(meta)
+    return ([why for ok, why in checks if not ok] + more
+            + ([] if 'screening' not in meta else [f'screening: {w}' for w in _screening_problems(meta['screening'], v)]))
+
+def _table_meta_problems(meta:dict) -> list[str]:
+    "What is wrong with a morphometry member's description (`TablePredictor`)"
+    c, f = meta['cont'], meta['model_file']
+    checks = [(meta['arch'] in MORPH_KINDS, f"arch must be one of {MORPH_KINDS}, got {meta['arch']!r}"),
+              (isinstance(c, list) and c and all(isinstance(x, str) and x for x in c) and len(set(c)) == len(c), f'cont must name distinct columns, got {c!r}'),
+              (f == ('model.safetensors' if meta['arch'] == 'mlp' else 'model.skops'), f"model_file must be model.skops (model.safetensors for mlp), got {f!r}"),
+              (meta['arch'] != 'mlp' or (isinstance(meta.get('mlp'), dict) and set(TableNet.KEYS) <= set(meta['mlp'])), f'mlp must describe the network ({TableNet.KEYS})')]
+    return [why for ok, why in checks if not ok]
+
+def _image_meta_problems(meta:dict) -> list[str]:
+    "What is wrong with an image (or image + table) network's description"
+    s, st = meta['size'], meta['stats']
+    checks = [
         (isinstance(s, int) and not isinstance(s, bool) and 16 <= s <= 4096, f'size must be a whole number from 16 to 4096, got {s!r}'),
         (meta['resize'] in RESIZES, f"resize must be one of {RESIZES}, got {meta['resize']!r}"),
         (meta['pad_mode'] in PAD_MODES, f"pad_mode must be one of {PAD_MODES}, got {meta['pad_mode']!r}"),
@@ -64,16 +93,9 @@ def meta_problems(meta) -> list[str]:
         (isinstance(st, list) and len(st) == 2 and all(isinstance(r, list) and len(r) == _channels(meta) and all(map(_finite, r)) for r in st)
          and all(x > 0 for x in st[1]), f'stats must be [mean, std] of {_channels(meta)} finite numbers each, std above 0, got {st!r}'),
         (isinstance(meta['filters'], list) and all(isinstance(f, str) and f in FILTERS for f in meta['filters']), f"filters must be names in {list(FILTERS)}, got {meta['filters']!r}"),
-        (_finite(meta['temperature']) and meta['temperature'] > 0, f"temperature must be a finite number above 0, got {meta['temperature']!r}"),
-        (isinstance(meta['weights_sha256'], str) and len(meta['weights_sha256']) == 64, 'weights_sha256 is not a SHA-256'),
-        ('conformal' not in meta or (isinstance(meta['conformal'], list) and len(meta['conformal']) > 0
-                                     and all(_finite(x) and -1e-6 <= x <= 1 + 1e-6 for x in meta['conformal'])),
-         'conformal must be a non-empty list of scores from 0 to 1'),
         *[(k not in meta or (isinstance(meta[k], str) and len(meta[k]) == 64), f'{k} is not a SHA-256') for k in ('onnx_sha256', 'onnx_int8_sha256')],
-        *[(k not in meta or isinstance(meta[k], dict), f'{k} must be a JSON object') for k in ('training', 'calibration')],
     ]
-    return ([why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
-            + ([] if 'screening' not in meta else [f'screening: {w}' for w in _screening_problems(meta['screening'], v)]))
+    return [why for ok, why in checks if not ok] + ([] if 'tabular' not in meta else [f'tabular: {w}' for w in _tab_problems(meta['tabular'])])
 
 def _screening_problems(s, vocab) -> list[str]:
     "What is wrong with a bundle's abnormal threshold (`calibrate`)"
@@ -115,8 +137,34 @@ def export(self:ModelPredictor, path, # folder for `model.safetensors` and `bund
     od.finish()
     return od.root
 
-def _bundle_parts(m:ModelPredictor) -> tuple[dict, dict]:
+@patch
+def export(self:TablePredictor, path, # folder for its model file and `bundle.json` (created)
+          ) -> Path:
+    "Write this morphometry member as a bundle: `model.skops` (scikit-learn) or `model.safetensors` (the MLP), and `bundle.json`"
+    parts = _bundle_parts(self)
+    od = OutDir(path, kind='bundle')
+    od.clear()
+    _write_bundle(parts, od)
+    od.finish()
+    return od.root
+
+def _table_parts(m:TablePredictor) -> tuple[dict, bytes|dict]:
+    "The description and the model file's content of a morphometry member, checked"
+    mlp = isinstance(m.model, TableNet)
+    if mlp != (m.kind == 'mlp'): raise DataError(f"Cannot export {m.name}: kind {m.kind!r} with a {type(m.model).__name__} model")
+    meta = dict(format=BUNDLE_FORMAT, kind='morphometry', arch=m.kind, vocab=m.vocab, cont=m.cont, model_file='model.safetensors' if mlp else 'model.skops',
+                temperature=m.temperature, weights_sha256='0' * 64, cervix_fastai=__version__, **({'mlp': m.model.spec} if mlp else {}))
+    if getattr(m, 'training', None): meta['training'] = m.training
+    if set(m.cont) <= set(FEATURES): meta['segmenter'] = getattr(m, 'segmenter', None) or segmenter_digest('auto')  # whose masks measure a cell that has none
+    if bad := meta_problems(meta): raise DataError(f'Cannot export {m.name}: ' + '; '.join(bad))
+    if not mlp: return meta, skops_bytes(m.model, f'Member {m.name}')
+    sd = {k: v.detach().cpu().contiguous() for k, v in m.model.net.state_dict().items()}
+    _check_finite(sd, m.name)
+    return meta, sd
+
+def _bundle_parts(m:ModelPredictor|TablePredictor) -> tuple[dict, dict|bytes]:
     "The description and the weights of `m`, as a bundle holds them, checked"
+    if isinstance(m, TablePredictor): return _table_parts(m)
     if m.arch is None: raise ValueError('A bundle needs the backbone name: make the predictor with arch=...')
     meta = dict(format=BUNDLE_FORMAT, arch=get_backbone(m.arch).name, vocab=m.vocab, size=m.size, resize=m.resize,
                 pad_mode=m.pad_mode, stats=[list(s) for s in m.stats], filters=list(m.filters),
@@ -136,9 +184,9 @@ def _write_bundle(parts:tuple[dict, dict], od:OutDir, sub='',
                   onnx:ModelPredictor|None=None, # also write this predictor's network as `model.onnx`
                   int8:np.ndarray|None=None, # and a static int8 copy calibrated on these prepared images (`_calibration`)
                  ):
-    "Write `_bundle_parts` as `model.safetensors` (and `model.onnx`) and `bundle.json` in `od` (under the folder `sub`, if given)"
+    "Write `_bundle_parts` as `model.safetensors` or `model.skops` (and `model.onnx`) and `bundle.json` in `od` (under the folder `sub`, if given)"
     meta, sd = parts
-    w = od.write(f'{sub}model.safetensors', lambda t: save_file(sd, t))
+    w = od.write(f"{sub}{meta.get('model_file', 'model.safetensors')}", sd if isinstance(sd, bytes) else lambda t: save_file(sd, t))
     more = {} if onnx is None else {'onnx_sha256': sha256_file(f := od.write(f'{sub}model.onnx', lambda t: export_onnx(onnx, t)))}
     if int8 is not None: more['onnx_int8_sha256'] = sha256_file(od.write(f'{sub}model.int8.onnx', lambda t: quantize_onnx(f, t, int8)))
     meta = {**meta, 'weights_sha256': sha256_file(w), **more}
@@ -189,26 +237,39 @@ class Bundle(ModelPredictor):
         super().__init__(model, meta['vocab'], meta['size'], meta['stats'], meta.get('filters', ()), meta.get('temperature', 1.),
                          meta['arch'], meta.get('resize', 'pad'), meta.get('pad_mode', 'zeros'),
                          tab=TabPrep.from_dict(meta['tabular']) if 'tabular' in meta else None, masks_in=meta.get('masks_in'))
-        self.meta, self.path, self.segmenter = meta, Path(path), meta.get('segmenter')
-        self.conformal = meta.get('conformal')  # the calibration cells' conformal scores (`calibrate`), or None
-        self.screening = meta.get('screening')  # the abnormal threshold chosen on them (`calibrate`), or None
-        self.training = meta.get('training')  # what it learnt from (its model card's), or None
+        _recorded(self, meta, path)
     def __repr__(self):
         tab = '' if self.tab is None else f' + {len(self.tab)} table inputs'
         return f'Bundle({self.name}{tab}, {len(self.vocab)} classes, {self.size} px, T={self.temperature:.2f}: {self.path})'
+
+class TableBundle(TablePredictor):
+    "A morphometry member loaded from a bundle folder (`path`, `meta`)"
+    def __init__(self, model, meta:dict, path:Path):
+        super().__init__(model, meta['vocab'], meta['cont'], meta['arch'], meta['temperature'])
+        _recorded(self, meta, path)
+    def __repr__(self): return f'TableBundle({self.name} on {len(self.cont)} measurements, {len(self.vocab)} classes, T={self.temperature:.2f}: {self.path})'
+
+def _recorded(p, meta:dict, path):
+    "What a loaded bundle knows besides its model: its description and folder, the segmenter, the conformal scores, the threshold, the training"
+    p.meta, p.path, p.segmenter = meta, Path(path), meta.get('segmenter')
+    p.conformal = meta.get('conformal')  # the calibration cells' conformal scores (`calibrate`), or None
+    p.conformal_by_class = meta.get('conformal_by_class')  # the same, per true class (class-conditional sets), or None
+    p.screening = meta.get('screening')  # the abnormal threshold chosen on them (`calibrate`), or None
+    p.training = meta.get('training')  # what it learnt from (its model card's), or None
 
 # %% ../../nbs/42_serve.bundle.ipynb #8bfdf79f
 def _checked_meta(path:Path) -> dict:
     "`bundle.json`, after checking the format and both checksums"
     if not (path/'bundle.json').exists(): raise DataError(f'{path} is not a bundle: no bundle.json (a .pkl needs trust_pickle=True)')
-    if not (path/'model.safetensors').exists(): raise DataError(f'Bundle {path} has no model.safetensors')
     try: meta = json.loads((path/'bundle.json').read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataError(f'Bundle {path}: bundle.json is not valid JSON ({e})') from None
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: bundle.json is not usable: ' + '; '.join(bad))
+    f = meta.get('model_file', 'model.safetensors')
+    if not (path/f).exists(): raise DataError(f'Bundle {path} has no {f}')
     if 'sha256' not in meta: raise DataError(f'Bundle {path}: bundle.json has no checksum (sha256): export it again')
-    if sha256_file(path/'model.safetensors') != meta.get('weights_sha256'):
-        raise DataError(f'Bundle {path}: model.safetensors does not match the checksum in bundle.json (changed after export?)')
+    if sha256_file(path/f) != meta.get('weights_sha256'):
+        raise DataError(f'Bundle {path}: {f} does not match the checksum in bundle.json (changed after export?)')
     if _describe_sha(meta) != meta.get('sha256'):
         raise DataError(f'Bundle {path}: bundle.json was changed after export (classes, size, normalisation, filters or '
                         'temperature no longer match its checksum)')
@@ -226,6 +287,7 @@ def load_bundle(path, device='cpu',
     if 'segmenter' in meta and meta['segmenter'] != (now := segmenter_digest('auto')):
         warnings.warn(f"Bundle {path} was exported with segmenter {str(meta['segmenter'])[:12]} for cells without masks; "
                       f"this process predicts them with segmenter {now[:12]} (see use_segmenter)")
+    if meta.get('kind') == 'morphometry': return _load_table(meta, path)  # (no ONNX copy: every engine scores it as it is)
     if engine != 'torch': return OnnxBundle(meta, path, int8=engine.endswith('int8'))
     try: get_backbone(meta['arch'])
     except ValueError as e: raise DataError(f'Bundle {path}: {e}') from None
@@ -242,24 +304,47 @@ def load_bundle(path, device='cpu',
     fmt = torch.channels_last if torch.device(device).type == 'cpu' else torch.preserve_format  # faster convolutions on a CPU (bench/score_speed.py)
     return Bundle(model.to(device, memory_format=fmt).eval(), meta, path)
 
+CALIBRATED = ('conformal', 'conformal_by_class', 'screening', 'calibration')  # what `calibrate` stores beside the temperature
+
 def set_temperature(path, t:float,
                     conformal:list|None=None, # conformal scores of the calibration cells at this temperature (see `aps_scores`)
                     screening:dict|None=None, # the abnormal threshold chosen at this temperature (see `calibrate`)
                     calibration:dict|None=None, # what the temperature did on the calibration cells (ECE before and after)
+                    conformal_by_class:dict|None=None, # the conformal scores of each true class (class-conditional sets)
                    ) -> Bundle:
     "Store a calibration temperature (and the conformal scores and abnormal threshold that go with it) in a bundle (its checksum renewed)"
     path = Path(path)
-    meta = {k: v for k, v in _checked_meta(path).items() if k not in ('conformal', 'screening', 'calibration')}  # made at another temperature: stale
+    meta = {k: v for k, v in _checked_meta(path).items() if k not in CALIBRATED}  # made at another temperature: stale
     up = lambda s: math.ceil(float(s) * 1e6) / 1e6  # rounded up: the threshold never falls
     meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [up(s) for s in sorted(conformal)]}),
-            **({} if screening is None else {'screening': screening}), **({} if calibration is None else {'calibration': calibration})}
+            **({} if screening is None else {'screening': screening}), **({} if calibration is None else {'calibration': calibration}),
+            **({} if conformal_by_class is None else {'conformal_by_class': {c: [up(s) for s in sorted(v)] for c, v in conformal_by_class.items()}})}
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: ' + '; '.join(bad))
     atomic_write(path/'bundle.json', _meta_json(meta))  # the bundle is known ours: its checksum held (an ensemble's member too)
     if (path/CARD).exists(): atomic_write(path/CARD, model_card({**meta, 'sha256': _describe_sha(meta)}))  # (its test figures were for the old temperature)
     return load_bundle(path)
 
+def _load_table(meta:dict, path:Path) -> TableBundle:
+    "A morphometry member's bundle (its file's checksum already checked): scikit-learn through skops' trusted types, the MLP from safetensors"
+    what = f"Bundle {path}: {meta['model_file']}"
+    if meta['arch'] != 'mlp': return TableBundle(skops_model((path/meta['model_file']).read_bytes(), what), meta, path)
+    try: sd = load_file(str(path/meta['model_file']))
+    except Exception as e: raise DataError(f'{what} is not readable ({str(e)[:200]})') from None
+    _check_finite(sd, what)
+    try: return TableBundle(TableNet(meta['mlp'], sd), meta, path)
+    except (RuntimeError, TypeError, ValueError) as e: raise DataError(f'{what}: the weights do not fit the MLP bundle.json describes ({str(e)[:300]})') from None
+
 # %% ../../nbs/42_serve.bundle.ipynb #d76649c3
+def split_rows(df:pd.DataFrame, split:str, vocab:list) -> pd.DataFrame:
+    "The rows of `split` of a divided manifest, every label one of `vocab` (what a model is calibrated on)"
+    if 'split' not in df.columns: raise DataError('Calibrating needs a divided manifest (a `split` column)')
+    sub = df[df.split == split]
+    if sub.empty: raise DataError(f'No {split!r} rows to calibrate on (splits: {sorted(df.split.unique())})')
+    strange = sorted(set(sub.label.astype(str)) - set(vocab))
+    if strange: raise DataError(f'Labels {strange} of the {split!r} rows are unknown to the model (its classes: {vocab})')
+    return sub
+
 def calibrate(bundle, # bundle folder or `Bundle`
               df:pd.DataFrame, # manifest with a `split` column
               split='valid', bs:int|None=None,
@@ -267,12 +352,8 @@ def calibrate(bundle, # bundle folder or `Bundle`
               sensitivity:float|None=None, # the share of abnormal cells the threshold must catch (None: the best balanced accuracy)
              ) -> float:
     "Fit the bundle's temperature on `split` and store it in its bundle.json, with the conformal scores and the abnormal threshold (`abnormal_threshold`)"
-    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    if 'split' not in df.columns: raise DataError('calibrate needs a divided manifest (a `split` column)')
-    sub = df[df.split == split]
-    if sub.empty: raise DataError(f'No {split!r} rows to calibrate on (splits: {sorted(df.split.unique())})')
-    strange = sorted(set(sub.label.astype(str)) - set(b.vocab))
-    if strange: raise DataError(f'Labels {strange} of the {split!r} rows are unknown to the bundle (its classes: {b.vocab})')
+    b = bundle if isinstance(bundle, (Bundle, TableBundle)) else load_bundle(bundle)
+    sub = split_rows(df, split, b.vocab)
     logits, ok, errs = b.with_features(sub).predict_logits(list(sub.path), bs, progress=False)  # fusion: the rows' columns, or measured
     if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} images could be read, e.g. {sub.path.iloc[0]}: {errs[0]}')
     targs = [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
@@ -282,7 +363,7 @@ def calibrate(bundle, # bundle folder or `Bundle`
     slides = sub.group[ok].to_numpy() if 'group' in sub and slides_known(sub) else None
     cal = dict(split=split, cells=len(targs), ece_before=ece(apply_temperature(logits), np.array(targs)), ece_after=ece(probs, np.array(targs)))
     set_temperature(b.path, t, conformal=aps_scores(probs, targs, u=u), screening=_screening(probs, targs, b.vocab, binary, sensitivity, slides),
-                    calibration=cal)  # for prediction sets (`coverage`), the cells' calls, and the model card
+                    calibration=cal, conformal_by_class=by_class(aps_scores(probs, targs, u=u, top=True), targs, b.vocab))  # for prediction sets (`coverage`), the cells' calls, and the model card
     return t
 
 def _screening(probs, targs, vocab, binary, sensitivity, slides=None) -> dict|None:
@@ -304,6 +385,7 @@ def _screening(probs, targs, vocab, binary, sensitivity, slides=None) -> dict|No
 
 # %% ../../nbs/42_serve.bundle.ipynb #d1db82e3
 CARD = 'MODEL_CARD.md'
+MORPH_NAMES = dict(lr='logistic regression (scikit-learn)', gb='gradient boosting (scikit-learn)', mlp="fastai's tabular MLP")
 
 def _ci3(m:dict, k:str) -> str: return f"{m[k]:.3f}" + (f" (95 % CI {m[k + '_ci95'][0]:.3f}–{m[k + '_ci95'][1]:.3f})" if m.get(k + '_ci95') else '')
 
@@ -329,11 +411,16 @@ def model_card(meta:dict, # a bundle's description (`bundle.json`)
     "The bundle's model card (Markdown, Hugging Face's sections), from its description and, given, its test figures"
     tr, cal, scr = meta.get('training') or {}, meta.get('calibration'), meta.get('screening')
     name = name or meta['arch']
-    inputs = 'RGB' + (" + the cell's nucleus and whole-cell masks as two more channels" if meta.get('masks_in') else '')
-    if 'tabular' in meta: inputs += f" + {len(meta['tabular']['cont']) + len(meta['tabular']['cat'])} measurements of the cell (fusion)"
     st = tr.get('settings', {})
-    lines = [*_card_head(name), '## Model details', '',
-             f"- Model type: {meta['arch']} image classifier, {meta['size']} px input ({inputs}); {'ImageNet weights to start' if st.get('pretrained') else 'trained from random weights' if st else 'training unknown'}",
+    if meta.get('kind') == 'morphometry':
+        what = (f"- Model type: {MORPH_NAMES[meta['arch']]} on {len(meta['cont'])} measurements of each cell (from its masks, "
+                "else from the shipped segmenter's; see `features_manifest`); stored without pickle")
+    else:
+        inputs = 'RGB' + (" + the cell's nucleus and whole-cell masks as two more channels" if meta.get('masks_in') else '')
+        if 'tabular' in meta: inputs += f" + {len(meta['tabular']['cont']) + len(meta['tabular']['cat'])} measurements of the cell (fusion)"
+        what = (f"- Model type: {meta['arch']} image classifier, {meta['size']} px input ({inputs}); "
+                f"{'ImageNet weights to start' if st.get('pretrained') else 'trained from random weights' if st else 'training unknown'}")
+    lines = [*_card_head(name), '## Model details', '', what,
              f"- Classes ({len(meta['vocab'])}): {', '.join(meta['vocab'])}",
              f"- Written by cervix_fastai {meta.get('cervix_fastai', '?')}; `bundle.json` checksum {meta.get('sha256', '?')[:16]}…, weights {meta['weights_sha256'][:16]}…",
              *_card_uses(' (' + f"{sum(tr['cells'].values())} cells" + (f" from {sum(tr['slides'].values())} slides" if tr.get('slides') else '') + f" of `{tr.get('source')}`)" if tr.get('cells') else ''),
@@ -384,6 +471,7 @@ def ensemble_card(ens:dict, # an ensemble's `ensemble.json`
              f"- Classes ({len(ens['vocab'])}): {', '.join(ens['vocab'])}",
              f"- Members: {', '.join(f'`{d}/`' for d in ens['members'])}, each a bundle with its own MODEL_CARD.md (what it learnt from, its calibration)",
              *_card_uses(' (those of its members)'), '## Evaluation', '']
+    if 'conformal' in ens: lines.append(f"- Prediction sets: the vote calibrated on {len(ens['conformal'])} cells (`coverage=`, `per_class=` in scoring)")
     return '\n'.join(lines + _card_end(test, 'ensemble'))
 
 def write_model_card(bundle, # a bundle folder or `Bundle`

@@ -23,7 +23,7 @@ from ..evaluate.metrics import apply_temperature
 from ..data.core import known_binary
 
 # %% auto #0
-__all__ = ['dls_config', 'Predictor', 'auto_bs', 'decode_threads', 'ModelPredictor']
+__all__ = ['dls_config', 'Predictor', 'auto_bs', 'decode_threads', 'ModelPredictor', 'cell_row', 'rows_from']
 
 # %% ../../nbs/40_serve.predictor.ipynb #4c681cec
 def dls_config(dls, tab:TabPrep|None=None, # the table preprocessing of an image + table model (see `FusionModel.tab`)
@@ -50,7 +50,8 @@ def _planes(dls, channels:int) -> str|None:
 class Predictor:
     "Anything that turns image files into class scores: `vocab`, `temperature`, `members`, `predict_logits`, `predict_proba`"
     temperature = 1.
-    conformal = None  # conformal scores of calibration cells (bundles calibrated by `calibrate`): prediction sets
+    conformal = None  # conformal scores of calibration cells (bundles calibrated by `calibrate`, ensembles by `calibrate_ensemble`): prediction sets
+    conformal_by_class = None  # the same per true class (class → scores): class-conditional prediction sets
     screening = None  # the abnormal threshold chosen on validation cells (`calibrate`): groups, positive, threshold, rule
     def groups(self) -> dict|None:
         "Its classes' normal/abnormal grouping: the one its threshold was chosen for (`calibrate`), else SIPaKMeD's or Herlev's (None: neither)"
@@ -60,6 +61,10 @@ class Predictor:
     segmenter = None # the digest of the segmenter whose masks it learnt from where cells had none (a bundle records it)
     @property
     def members(self) -> list: return [self]
+    @property
+    def images(self) -> list:
+        "The members that look at the image (Grad-CAM's, and what gives the input size), not the models of measurements"
+        return [m for m in self.members if isinstance(m, ModelPredictor)]
     @property
     def reads_rows(self) -> bool: return any(getattr(m, 'tab', None) is not None for m in self.members)  # a fusion member: each cell's table row
     def with_features(self, table=None, mask_dir=None, align='auto'): return self  # only fusion members read rows
@@ -174,17 +179,36 @@ def _needs_table(m) -> DataError:
     return DataError(f'{m.name} is a fusion model that reads columns no mask gives '
                      f'({[c for c in m.tab.cont + m.tab.cat if c not in FEATURES][:5]}): score a table (a CSV manifest or DataFrame) that has them')
 
+def cell_row(p, f) -> dict:
+    "The row of file `f` that `p` (a predictor with a `tab`) reads: from the table given to its `with_features`, else measured from the cell's mask"
+    if p.rows is not None:
+        k = _key(f)
+        if k not in p.rows: raise DataError(f'{f} has no row in the table given to with_features')
+        row = p.rows[k]
+        if row is None: raise DataError(f'{f}: its row in the table has no value in any column the model reads (no mask?)')
+        return row
+    if _measurable(p.tab): return cell_features(f, p.mask_dir, p.align)
+    raise _needs_table(p)
+
+def rows_from(p, table:pd.DataFrame|None, mask_dir=None, align='auto'):
+    "A copy of `p` (a predictor with a `tab`) that reads each file's row from `table`, or measures it from its mask"
+    p = copy.copy(p)
+    p.rows, p.mask_dir, p.align = None, mask_dir, align
+    cols = p.tab.cont + p.tab.cat
+    if table is not None and _measurable(p.tab) and not any(c in table.columns for c in cols): table = None  # a plain manifest: measure
+    if table is None and not _measurable(p.tab): raise _needs_table(p)
+    if table is not None:
+        if missing := [c for c in ['path', *cols] if c not in table.columns]: raise DataError(f'the table lacks column(s) {missing} that {p.name} reads')
+        dup = table.path.map(_key).duplicated()
+        if dup.any(): raise DataError(f'the table lists {table.path[dup].iloc[0]} more than once')
+        empty = table[cols].isna().all(axis=1).to_numpy()  # skipped with the reason, as a cell without a mask is: not scored on medians
+        p.rows = {k: None if e else r for k, e, r in zip(table.path.map(_key), empty, table[cols].to_dict('records'))}
+    return p
+
 @patch
 def prepare_row(self:ModelPredictor, f) -> torch.Tensor:
-    "One file's table row as the model's second input: from the table given to `with_features`, else measured from its mask"
-    if self.rows is not None:
-        k = _key(f)
-        if k not in self.rows: raise DataError(f'{f} has no row in the table given to with_features')
-        row = self.rows[k]
-        if row is None: raise DataError(f'{f}: its row in the table has no value in any column the model reads (no mask?)')
-    elif _measurable(self.tab): row = cell_features(f, self.mask_dir, self.align)
-    else: raise _needs_table(self)
-    return torch.from_numpy(self.tab(pd.DataFrame([row]))[0])
+    "One file's table row as the model's second input (see `cell_row`)"
+    return torch.from_numpy(self.tab(pd.DataFrame([cell_row(self, f)]))[0])
 
 @patch
 def with_features(self:ModelPredictor, table:pd.DataFrame|None=None, # rows with `path` and the columns the model reads
@@ -193,19 +217,11 @@ def with_features(self:ModelPredictor, table:pd.DataFrame|None=None, # rows with
                  ) -> ModelPredictor:
     "A copy (the same network) that takes each file's row from `table`, or measures it from its mask (and its mask planes from `mask_dir`)"
     if self.tab is None and self.masks_in is None: return self
-    p = copy.copy(self)
-    p.rows, p.mask_dir, p.align = None, mask_dir, align
-    if self.tab is None: return p  # mask planes only
-    cols = self.tab.cont + self.tab.cat
-    if table is not None and _measurable(self.tab) and not any(c in table.columns for c in cols): table = None  # a plain manifest: measure
-    if table is None and not _measurable(self.tab): raise _needs_table(self)
-    if table is not None:
-        if missing := [c for c in ['path', *cols] if c not in table.columns]: raise DataError(f'the table lacks column(s) {missing} that {self.name} reads')
-        dup = table.path.map(_key).duplicated()
-        if dup.any(): raise DataError(f'the table lists {table.path[dup].iloc[0]} more than once')
-        empty = table[cols].isna().all(axis=1).to_numpy()  # skipped with the reason, as a cell without a mask is: not scored on medians
-        p.rows = {k: None if e else r for k, e, r in zip(table.path.map(_key), empty, table[cols].to_dict('records'))}
-    return p
+    if self.tab is None:  # mask planes only
+        p = copy.copy(self)
+        p.rows, p.mask_dir, p.align = None, mask_dir, align
+        return p
+    return rows_from(self, table, mask_dir, align)
 
 # %% ../../nbs/40_serve.predictor.ipynb #7a40b11f
 @patch(cls_method=True)

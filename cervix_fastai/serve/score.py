@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 from ..core import DataError, OutDir, check_apart, as_text, group_key
 from ..data.core import read_manifest, source_roots
 from ..evaluate.metrics import report, metrics, apply_temperature
-from ..evaluate.conformal import conformal_threshold, prediction_sets, refer, conformal_summary, file_draws
+from ..evaluate.conformal import conformal_threshold, class_thresholds, prediction_sets, refer, conformal_summary, file_draws
 from ..evaluate.slides import SLIDE_RULES, cell_risk, slide_table, slide_metrics, plot_slide_roc, abnormal_calls
 from .load import as_predictor
 from ..distributed import init_distributed, is_main, shard, all_gather, unshard
@@ -61,11 +61,12 @@ def _table_groups(table:pd.DataFrame, files) -> dict|None:
         return None
     return dict(zip(map(str, files), g))
 
-def _check_coverage(p, coverage, tta):
+def _check_coverage(p, coverage, tta, per_class=False):
     "Refuse a prediction-set request that cannot be met, before any work"
-    if p.conformal is None:
-        raise DataError('Prediction sets (coverage) need a single bundle calibrated by this version: calibrate(bundle, manifest) '
-                        'stores its validation cells\' scores (ensembles, learners and .pkl files have none)')
+    if p.conformal is None or (per_class and p.conformal_by_class is None):
+        raise DataError('Prediction sets (coverage' + (', per class' if per_class else '') + ') need a model calibrated by this version: '
+                        'calibrate(bundle, manifest) stores a bundle\'s validation cells\' scores, calibrate_ensemble(folder, manifest) '
+                        'an ensemble\'s (learners and .pkl files have none)')
     if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage < 1:
         raise DataError(f'coverage must be a share between 0 and 1 (e.g. 0.9), got {coverage!r}')
     if tta: raise DataError('coverage with tta: the calibration scores were made without test-time augmentation')
@@ -127,6 +128,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
                  groups=None, # slide of each image: a regex on its path under `src`, a path → slide mapping (a table's `group` column by default)
                  mask_dir=None, # fusion models: a folder of label images, when the masks are not beside the images
                  coverage:float|None=None, # add each cell's conformal prediction set (holding the true class this often) and a `refer` flag (more than one class; with `binary`, more than one group)
+                 per_class=False, # with `coverage`: hold it for every class, not only over all cells (class-conditional sets; a set may be empty, and is referred)
                  slide_rule:str|None=None, # with slides (`groups`) and a mapping with an abnormal group: how a slide's cells make its score (`SLIDE_RULES`; None: the bundle's, chosen on its validation slides, else 'max')
                  progress=True,
                  distributed=False, # share the files between the processes a launcher (`torchrun`) started; the first one writes
@@ -140,7 +142,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     files, labels, table, srcs, what = _inputs(src, left)
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle, engine=engine).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
-    if coverage is not None: _check_coverage(p, coverage, tta)
+    if coverage is not None: _check_coverage(p, coverage, tta, per_class)
     if isinstance(binary, str):
         if binary != 'auto': raise DataError(f"binary must be a class → group mapping, 'auto' or None, got {binary!r}")
         binary = p.groups()
@@ -167,8 +169,8 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
         df['p_abnormal'] = cell_risk(probs, p.vocab, binary) if len(df) else []
         df['abnormal_call'] = abnormal_calls(probs, p.vocab, binary, thr) if len(df) else []
     if coverage is not None:
-        qhat = conformal_threshold(p.conformal, coverage)
-        if qhat == float('inf'): warnings.warn(f'{len(p.conformal)} calibration cells are too few for coverage {coverage}: every set holds every class')
+        qhat = class_thresholds(p.conformal_by_class, p.vocab, coverage) if per_class else conformal_threshold(p.conformal, coverage)
+        if np.isinf(qhat).any(): warnings.warn(f'Too few calibration cells for coverage {coverage}' + (f' in class(es) {[c for c, q in zip(p.vocab, qhat) if np.isinf(q)]}: they are in every set' if per_class else ': every set holds every class'))
         sets = prediction_sets(probs, qhat, u=file_draws(df.path))
         df['set'] = ['|'.join(np.array(p.vocab)[s]) for s in sets]
         df['refer'] = refer(sets, p.vocab, binary) | df.label.isin(strange).to_numpy()  # a class the model doesn't know: always a person's
@@ -183,7 +185,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
         m = (report(probs[known], targs, p.vocab, od, binary=binary, logits=logits[known], temperature=p.temperature,
                     groups=gk, title=f'Scores on {name or what}', threshold=thr) if od is not None else metrics(probs[known], targs, p.vocab, groups=gk))
         if coverage is not None:
-            m['conformal'] = dict(target=float(coverage), **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
+            m['conformal'] = dict(target=float(coverage), per_class=bool(per_class), **conformal_summary(sets[known], probs[known], targs, p.vocab, binary))
         if res.slides is not None and 'abnormal' in res.slides:
             m['slides'] = slide_metrics(res.slides)
             if od is not None: _figure(od, 'slides_roc.png', plot_slide_roc(res.slides))

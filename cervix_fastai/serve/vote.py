@@ -6,17 +6,19 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/serve.vote.html.md"""
 
 # %% ../../nbs/43_serve.vote.ipynb #8b937919
 from __future__ import annotations
-import copy, json, math
+import copy, hashlib, json, math, warnings
 from pathlib import Path
-import numpy as np
+import numpy as np, pandas as pd
 from fastcore.basics import patch
-from ..core import DataError, safe_name, check_apart, OutDir
+from ..core import DataError, safe_name, check_apart, OutDir, atomic_write
 from .predictor import Predictor, ModelPredictor
-from .bundle import load_bundle
-from .bundle import _bundle_parts, _write_bundle, ensemble_card, CARD
+from .morph import TablePredictor
+from .bundle import load_bundle, split_rows
+from .bundle import _bundle_parts, _write_bundle, _describe_sha, ensemble_card, CARD
+from ..evaluate.conformal import aps_scores, by_class, file_draws
 
 # %% auto #0
-__all__ = ['VOTES', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble']
+__all__ = ['VOTES', 'MEMBERS', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble', 'calibrate_ensemble']
 
 # %% ../../nbs/43_serve.vote.ipynb #529cd2de
 VOTES = ('hard', 'soft', 'weighted')
@@ -45,15 +47,17 @@ def _vote_weights(weights, n:int) -> list[float]:
         raise DataError(f'Vote weights must be {n} finite numbers, 0 or above, not all 0; got {weights!r}')
     return ws
 
+MEMBERS = (ModelPredictor, TablePredictor)  # what can vote: an image (or image + table) network, a model of the cells' measurements
+
 class Ensemble(Predictor):
-    "Single-network predictors (loaded bundles) that vote: `how` is 'hard', 'soft' or 'weighted'"
-    def __init__(self, members:list, # loaded `ModelPredictor`s (bundles): a folder goes through `as_predictor`/`load_bundle`
+    "Single models (loaded bundles: image, fusion or morphometry) that vote: `how` is 'hard', 'soft' or 'weighted'"
+    def __init__(self, members:list, # loaded `ModelPredictor`s or `TablePredictor`s (bundles): a folder goes through `as_predictor`/`load_bundle`
                  how='soft', # 'hard', 'soft' or 'weighted'
                  weights=None, # one vote weight per member (`how='weighted'`)
                  names=None, # one name per member (default: theirs)
                 ):
         if how not in VOTES: raise ValueError(f'how must be one of {VOTES}, got {how!r}')
-        if bad := [(i, m) for i, m in enumerate(members) if not isinstance(m, ModelPredictor)]:
+        if bad := [(i, m) for i, m in enumerate(members) if not isinstance(m, MEMBERS)]:
             i, m = bad[0]
             raise DataError(f'Ensemble members are loaded predictors; member {i} is a {type(m).__name__} ({str(m)[:80]!r}): load a bundle '
                             'or run folder with as_predictor(path) (or load_bundle), a whole ensemble folder with load_ensemble(path)')
@@ -115,12 +119,26 @@ def export(self:Ensemble, path, onnx=False) -> Path:
     check_apart([m.path for m in self.members if getattr(m, 'path', None)], path, 'export folder')  # not over its own members
     od = OutDir(path, kind='ensemble')
     od.clear()  # an earlier export here: only what the library wrote
-    for pt, d, m in zip(parts, dirs, self.members): _write_bundle(pt, od, f'{d}/', onnx=m if onnx else None)
+    for pt, d, m in zip(parts, dirs, self.members): _write_bundle(pt, od, f'{d}/', onnx=m if onnx and isinstance(m, ModelPredictor) else None)
     ens = dict(members=dirs, names=self.names, how=self.how, weights=self.weights, vocab=self.vocab)
-    od.write('ensemble.json', json.dumps(ens, indent=2))
-    od.write(CARD, ensemble_card(ens))
+    key = _vote_key(od.root, ens)
+    if self.conformal is not None and getattr(self, 'conformal_key', None) == key:  # calibrated with these very members and weights: kept
+        ens.update(conformal=self.conformal, conformal_by_class=self.conformal_by_class, conformal_key=key)
+    _write_ensemble(od, ens)
     od.finish()
     return od.root
+
+def _vote_key(root:Path, ens:dict) -> str:
+    "What the ensemble's votes depend on: each member bundle's checksum, the vote and its weights (conformal scores are valid for this key only)"
+    shas = [json.loads((root/d/'bundle.json').read_text()).get('sha256') for d in ens['members']]
+    return hashlib.sha256(json.dumps([shas, ens.get('how', 'soft'), ens.get('weights')]).encode()).hexdigest()
+
+def _write_ensemble(od, ens:dict):
+    "`ensemble.json` (with its checksum) and the ensemble's model card, in `od` (an `OutDir`, or the folder of an ensemble the library wrote)"
+    ens = {k: v for k, v in ens.items() if k != 'sha256'}
+    text = json.dumps({**ens, 'sha256': _describe_sha(ens)}, indent=2)
+    if isinstance(od, Path): atomic_write(od/'ensemble.json', text); atomic_write(od/CARD, ensemble_card(ens))
+    else: od.write('ensemble.json', text); od.write(CARD, ensemble_card(ens))
 
 def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
     "Load an `Ensemble.export` folder (member bundles are checked as `load_bundle` checks them)"
@@ -133,5 +151,31 @@ def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
     bad = [k for k in ('names', 'weights') if r.get(k) is not None and not (isinstance(r[k], list) and len(r[k]) == len(r['members']))]
     if bad: raise DataError(f'{path}/ensemble.json: {bad} must be lists with one entry per member')
     if r.get('how', 'soft') not in VOTES: raise DataError(f"{path}/ensemble.json: how must be one of {VOTES}, got {r.get('how')!r}")
-    return Ensemble([load_bundle(path/safe_name(d, 'member folder'), engine=engine) for d in r['members']], how or r.get('how', 'soft'),
-                    r.get('weights'), r.get('names'))
+    if 'sha256' in r and _describe_sha(r) != r['sha256']:
+        raise DataError(f'{path}/ensemble.json was changed after export (members, vote, weights or conformal scores no longer match its checksum)')
+    e = Ensemble([load_bundle(path/safe_name(d, 'member folder'), engine=engine) for d in r['members']], how or r.get('how', 'soft'),
+                 r.get('weights'), r.get('names'))
+    if 'conformal' in r:
+        if r.get('conformal_key') != _vote_key(path, r): warnings.warn(f'{path}: a member changed since the ensemble was calibrated: its conformal scores are not used (calibrate_ensemble again)')
+        elif (how or r.get('how', 'soft')) != r.get('how', 'soft'): warnings.warn(f'{path}: calibrated for the {r.get("how", "soft")} vote: no prediction sets for the {how} vote')
+        else: e.conformal, e.conformal_by_class, e.conformal_key = r['conformal'], r.get('conformal_by_class'), r['conformal_key']
+    e.path = path
+    return e
+
+def calibrate_ensemble(path, # an `Ensemble.export` folder
+                       df:pd.DataFrame, # divided manifest (`split`; fusion and morphometry members: feature columns, or the cells' masks)
+                       split='valid', bs:int|None=None) -> Ensemble:
+    "Store the vote's conformal scores on the `split` cells in `ensemble.json` (for `coverage=`, overall and per class), tied to these members and weights"
+    path = Path(path)
+    e = load_ensemble(path)
+    sub = split_rows(df, split, e.vocab)
+    probs, ok, errs = e.with_features(sub).member_probs(list(sub.path), bs, progress=False)
+    if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} cells could be scored by every member, e.g. {sub.path.iloc[0]}: {errs[0]}')
+    voted, targs = e.combine(probs), [e.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
+    u = file_draws([f for f, k in zip(sub.path, ok) if k])
+    r = json.loads((path/'ensemble.json').read_text())
+    up = lambda xs: [math.ceil(float(s) * 1e6) / 1e6 for s in sorted(xs)]  # rounded up: a threshold never falls
+    r.update(conformal=up(aps_scores(voted, targs, u=u)), conformal_key=_vote_key(path, r),
+             conformal_by_class={c: up(v) for c, v in by_class(aps_scores(voted, targs, u=u, top=True), targs, e.vocab).items()})
+    _write_ensemble(path, r)  # (the folder is the library's: load_ensemble checked its checksum)
+    return load_ensemble(path)
