@@ -47,7 +47,8 @@ def describe(p:Predictor, path) -> str:
     g, t = grouping(p)
     call = ('' if g is None else "**Abnormal call:** " + (f"at a summed abnormal probability of {t:.2f} ({p.screening['rule']})  \n" if t is not None
             else "when the abnormal classes together are the likeliest group  \n"))
-    return (f"**Model:** {Path(path).name} — {kind} · {members[0].size} px{tab}  \n**Classes:** {', '.join(p.vocab)}  \n{data}{call}"
+    size = f"{p.images[0].size} px" if p.images else 'measurements only'
+    return (f"**Model:** {Path(path).name} — {kind} · {size}{tab}  \n**Classes:** {', '.join(p.vocab)}  \n{data}{call}"
             f"cervix_fastai {__version__}")
 
 # %% ../../nbs/62_apps.app.ipynb #fc166634

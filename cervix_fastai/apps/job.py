@@ -19,7 +19,9 @@ from ..models import get_backbone
 from ..train.settings import SETTINGS, check_setting, recipe_args, BEFORE, as_recorded
 from ..image.features import features_manifest
 from ..serve.bundle import load_bundle, write_model_card
-from ..serve.vote import load_ensemble, VOTES
+from ..serve.vote import load_ensemble, calibrate_ensemble, VOTES
+from ..serve.morph import MORPH_KINDS
+from ..train.morph import fit_morph_member
 from ..serve.load import RunLayout
 from ..serve.score import score_folder
 from ..train.backbone import fit_member
@@ -29,8 +31,9 @@ from ..serve.gradcam import cam_grid
 from .report import report_html
 
 # %% auto #0
-__all__ = ['JOB_ONLY', 'JOB_NOTES', 'CONFIG', 'DEFAULTS', 'PATH_KEYS', 'YAML_NODES', 'YAML_CHARS', 'SECONDS_PER_CELL_EPOCH',
-           'STAGES', 'parse_yaml', 'read_yaml', 'recipe_config', 'load_config', 'Progress', 'versions', 'run_job']
+__all__ = ['JOB_ONLY', 'PRESETS', 'JOB_NOTES', 'CONFIG', 'DEFAULTS', 'PATH_KEYS', 'YAML_NODES', 'YAML_CHARS',
+           'SECONDS_PER_CELL_EPOCH', 'STAGES', 'parse_yaml', 'read_yaml', 'recipe_config', 'load_config', 'Progress',
+           'versions', 'run_job']
 
 # %% ../../nbs/61_apps.job.ipynb #6ffa3a95
 JOB_ONLY = {  # key: (default, help): what the job does around training
@@ -41,10 +44,15 @@ JOB_ONLY = {  # key: (default, help): what the job does around training
     'fracs': ([0.6, 0.2, 0.2], 'shares of train, valid and test, divided by slide'),
     'members': (['resnet50', 'resnet18'], 'backbones to train; two or more make an ensemble'),
     'fusion': (False, 'also train an image + morphometry member on the first backbone (each cell measured from its mask, else from the shipped segmenter\'s)'),
+    'morphometry': ([], "models of each cell's measurements to train as members too: lr, gb, mlp (measured as for fusion)"),
+    'preset': (None, 'a named set of the settings above (PRESETS), under what the file and the caller give: screen'),
     'vote': ('soft', 'the ensemble vote used for scoring: hard, soft or weighted'),
     'binary': ('auto', 'a normal/abnormal roll-up in the reports: auto (SIPaKMeD and Herlev classes), or none'),
     'gradcam_n': (3, 'Grad-CAM cells per class and outcome in the grid (0: no grid)'),
     'coverage': (0.9, "each member's conformal prediction sets hold the true class this often; larger sets are referred (none: no sets)"),
+}
+PRESETS = {  # named jobs: what a lab with an ordinary folder of crops (no masks, no GPU) should run
+    'screen': dict(recipe='small-data-cpu', masks_in='auto', fusion=True, morphometry=['lr', 'gb'], vote='weighted', coverage=0.9, binary='auto'),
 }
 JOB_NOTES = {'seed': '; also of the synthetic data and the division', 'weights': ' (for the first member)'}  # what a setting means in a job besides
 CONFIG = {**JOB_ONLY, **{s.name: (list(s.default) if isinstance(s.default, tuple) else s.default, s.help + JOB_NOTES.get(s.name, ''))
@@ -100,7 +108,9 @@ def _whole(cfg, k, least):
 
 def _checked(cfg:dict) -> dict:
     "`cfg` with lists and numbers in shape, or a `DataError` naming the first bad setting (before any work)"
-    cfg['members'], cfg['filters'] = _as_list(cfg['members']), _as_list(cfg['filters'])
+    cfg['members'], cfg['filters'], cfg['morphometry'] = _as_list(cfg['members']), _as_list(cfg['filters']), _as_list(cfg['morphometry'])
+    if bad := [m for m in cfg['morphometry'] if m not in MORPH_KINDS] or len(set(cfg['morphometry'])) < len(cfg['morphometry']):
+        raise DataError(f"morphometry: each of {list(MORPH_KINDS)} at most once, got {brief(cfg['morphometry'])}")
     for s in SETTINGS:  # the training settings: their own checks (`train.settings`)
         if s.job: cfg[s.name] = list(v) if isinstance(v := check_setting(s.name, cfg[s.name]), tuple) else v  # (YAML writes lists)
     try: cfg['fracs'] = [float(f) for f in _as_list(cfg['fracs'])]
@@ -151,6 +161,9 @@ def load_config(path=None, # a YAML file (keys of `CONFIG`); None: the defaults
     given.update({k: _absolute(v, Path.cwd()) if k in PATH_KEYS else v for k, v in overrides.items()})
     unknown = sorted(set(given) - set(CONFIG))
     if unknown: raise DataError(f'Unknown setting(s) {brief(unknown)}; known: {list(CONFIG)}')
+    if (p := given.get('preset')) not in (None, 'none'):
+        if p not in PRESETS: raise DataError(f'preset: unknown {brief(p)}; one of {list(PRESETS)}')
+        given = {**PRESETS[p], **given}  # under what the file and the caller give
     if given.get('recipe') not in (None, 'none'): cfg.update(recipe_config(given['recipe']))  # under what the file and the caller give
     cfg.update(given)
     cfg['out'] = cfg['out'] or _default_out(cfg['data'])
@@ -161,10 +174,11 @@ SECONDS_PER_CELL_EPOCH = {'resnet18': 0.006, 'resnet50': 0.016}  # at 64 px on a
 
 def _cost(stage:str, cfg:dict, cells:int) -> float:
     "A rough prior of the seconds `stage` takes on a 2-core laptop"
+    if stage.split()[-1] in MORPH_KINDS: return 2 + 0.002 * cells * (1 + 10 * (stage.endswith('mlp')))  # measured already: seconds
     if stage.startswith('train '):
         arch = stage.split()[-1].removeprefix('fusion_')
         return 5 + SECONDS_PER_CELL_EPOCH.get(arch, 0.016) * cells * 0.8 * (cfg['epochs'] + 1) * ((cfg['size'] or 64) / 64) ** 2
-    n_models = len(cfg['members']) + cfg['fusion']
+    n_models = len(cfg['members']) + cfg['fusion'] + len(cfg['morphometry'])
     return {'data': 1 + 0.007 * cells * (cfg['data'] is None), 'divide': 1 + 0.002 * cells, 'features': 0.03 * cells,
             'ensemble': 1 + 0.002 * cells * n_models, 'score': 5 * (n_models + 1) + 0.01 * cells * n_models,
             'gradcam': 2 + 0.002 * cells * n_models, 'report': 1}[stage]
@@ -292,10 +306,19 @@ def _features(cfg:dict, od:OutDir) -> dict:
     return dict(measured=len(df) - len(bad), no_features=len(bad), predicted_masks=int((df.mask_from == 'predicted').sum()))
 
 def _member_names(cfg:dict) -> list[str]:
-    return cfg['members'] + ([f"fusion_{cfg['members'][0]}"] if cfg['fusion'] else [])
+    return cfg['members'] + ([f"fusion_{cfg['members'][0]}"] if cfg['fusion'] else []) + cfg['morphometry']
+
+def _measured(cfg:dict, od:OutDir) -> pd.DataFrame:
+    "The divided manifest, with each cell's measurements where the job took them (fusion or morphometry members read them from it)"
+    df = _manifest(od)
+    if not (cfg['fusion'] or cfg['morphometry']): return df
+    return features_manifest(df, cache=od.root/RunLayout.FEATURES, progress=False)
 
 def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
     "Train, export and calibrate one member"
+    if name in MORPH_KINDS:  # a model of the measurements: seconds, nothing to resume
+        b = fit_morph_member(_measured(cfg, od), name, RunLayout(od.root).bundle(name), binary=None if cfg['binary'] in (None, 'none', False) else 'auto', seed=cfg['seed'])
+        return dict(temperature=b.temperature)
     fusion = name.startswith('fusion_')
     arch = name.removeprefix('fusion_')
     first = cfg['weights'] is not None and name == cfg['members'][0]  # the offline weights are the first member's
@@ -317,8 +340,10 @@ def _ensemble(cfg:dict, od:OutDir) -> dict:
     "Vote weights on the validation split; the ensemble exported"
     names = _member_names(cfg)
     run = RunLayout(od.root)
-    ens = vote_ensemble([load_bundle(run.bundle(n)) for n in names], _manifest(od), names, cfg['vote'])
+    df = _measured(cfg, od)
+    ens = vote_ensemble([load_bundle(run.bundle(n)) for n in names], df, names, cfg['vote'])
     ens.export(run/run.ENSEMBLE)
+    if cfg['coverage'] is not None: calibrate_ensemble(run/run.ENSEMBLE, df)  # the vote's own prediction sets
     return dict(weights=dict(zip(names, [round(w, 3) for w in ens.weights])))
 
 def _models(cfg:dict, od:OutDir) -> dict:
@@ -335,12 +360,12 @@ def _final(cfg:dict, od:OutDir):
 
 def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     "Each model on the whole test split (a report each), and the table of members and votes"
-    div, final = _manifest(od), _final(cfg, od)
+    div, final = _measured(cfg, od), _final(cfg, od)
     test = div[div.split == 'test']
     out, binary = {}, _binary(cfg, final.vocab)
     for name, path in _models(cfg, od).items():
         m = score_folder(path, test, RunLayout(od.root).scores(name), binary=binary, name='the test split',
-                         coverage=None if name == 'ensemble' else cfg['coverage'], progress=progress).metrics  # (sets: single bundles)
+                         coverage=cfg['coverage'], progress=progress).metrics
         write_model_card(path, m)  # its card gives the test figures the report gives
         out[name] = {k: m[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'ece', 'conformal', 'slides') if k in m}
     od.write(RunLayout.TABLE, ensemble_table(final, div).to_csv())
@@ -360,7 +385,7 @@ STAGES = ('data', 'divide', 'features', 'train', 'ensemble', 'score', 'gradcam',
 def _plan(cfg:dict) -> list[str]:
     "The stages this configuration runs, in order"
     names = _member_names(cfg)
-    return (['data', 'divide'] + (['features'] if cfg['fusion'] else []) + [f'train {n}' for n in names]
+    return (['data', 'divide'] + (['features'] if cfg['fusion'] or cfg['morphometry'] else []) + [f'train {n}' for n in names]
             + (['ensemble'] if len(names) > 1 else []) + ['score'] + (['gradcam'] if cfg['gradcam_n'] else []) + ['report'])
 
 def _last(plan:list, until:str|None) -> int:

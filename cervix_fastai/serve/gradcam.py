@@ -36,7 +36,7 @@ class RestartGradHook(Hook):
 # %% ../../nbs/46_serve.gradcam.ipynb #298bb3da
 def _target(model, layer, size:int) -> tuple[nn.Module, nn.Module]:
     "(network in eval mode, target layer) from a module, a predictor, a Learner or a bundle folder"
-    p = model if isinstance(model, (nn.Module, ModelPredictor)) else as_predictor(model).members[0]
+    p = model if isinstance(model, (nn.Module, ModelPredictor)) else as_predictor(model).images[0]
     net = p.model if isinstance(p, ModelPredictor) else p
     if layer is None:
         if isinstance(p, ModelPredictor): layer = p.cam_layer
@@ -97,12 +97,15 @@ def cam_files(model, # any predictor, bundle, ensemble or run folder, Learner, o
     probs, ok, errs = p.predict_proba(files, bs, progress=False)
     kept = [f for f, k in zip(files, ok) if k]
     if not kept: raise DataError(f'None of the {len(files)} file(s) could be read, e.g. {files[0]}: {errs[0]}')
-    pred, side = probs.argmax(1), p.members[0].size
-    per = [_member_maps(m, kept, pred, bs, layer, side) for m in p.members]
+    ims = p.images  # the members that look at the image (a model of measurements has no map)
+    if not ims: raise DataError(f'{p.name if hasattr(p, "name") else p}: no member looks at the image (measurements only): no Grad-CAM')
+    pred, side = probs.argmax(1), ims[0].size
+    per = [_member_maps(m, kept, pred, bs, layer, side) for m in ims]
     maps = [mm for mm, _ in per]
-    if len(maps) > 1: maps.append(np.average(maps, 0, weights=p.vote_weights))
+    w = None if p.vote_weights is None else [x for m, x in zip(p.members, p.vote_weights) if any(m is i for i in ims)]
+    if len(maps) > 1: maps.append(np.average(maps, 0, weights=w))
     return dict(maps=np.stack(maps), pred=pred, probs=probs, images=per[0][1], files=kept,
-                names=[m.name for m in p.members] + (['mean'] if len(per) > 1 else []),
+                names=[m.name for m in ims] + (['mean'] if len(per) > 1 else []),
                 skipped=[(str(f), e) for f, k, e in zip(files, ok, errs) if not k])
 
 # %% ../../nbs/46_serve.gradcam.ipynb #3a0b48d2

@@ -18,7 +18,7 @@ from .backbone import fit_member, _rows_files
 from ..serve.load import RunLayout
 
 # %% auto #0
-__all__ = ['fit_vote_weights', 'vote_ensemble', 'fit_ensemble', 'ensemble_table']
+__all__ = ['fit_vote_weights', 'cross_fitted_vote', 'vote_ensemble', 'fit_ensemble', 'ensemble_table']
 
 # %% ../../nbs/53_train.ensemble.ipynb #b14d1525
 def fit_vote_weights(probs:np.ndarray, # members × n × classes, validation split
@@ -37,6 +37,18 @@ def fit_vote_weights(probs:np.ndarray, # members × n × classes, validation spl
         return loss
     opt.step(closure)
     return z.softmax(0).detach().numpy()
+
+def cross_fitted_vote(probs:np.ndarray, # members × n × classes: out-of-fold predictions of every cell
+                      targs, # the cells' true class indices
+                      folds, # each cell's fold
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    "The weighted vote of every cell with weights fitted on the other folds' cells (honest figures), and the weights fitted on all (the ones to ship)"
+    P, t, f = np.asarray(probs, float), np.asarray(targs), np.asarray(folds)
+    out = np.zeros(P.shape[1:])
+    for k in np.unique(f):
+        te = f == k
+        out[te] = np.tensordot(fit_vote_weights(P[:, ~te], t[~te]), P[:, te], axes=1)
+    return out, fit_vote_weights(P, t)
 
 # %% ../../nbs/53_train.ensemble.ipynb #4907ac4f
 def _check_vote(how):
