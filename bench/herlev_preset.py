@@ -13,6 +13,12 @@ and at 90 % coverage the share of cells and of slides referred to a person, with
 Intervals: 95 %, 1,000 bootstrap resamples of slides.
 
     python bench/herlev_preset.py [--out runs/herlev-masks]      # writes preset.json there, read by tools/results.py
+
+With `--job DIR`, it also records the preset run as a user runs it, once, on the whole shared copy (one division by
+slide, 60/20/20), timed with GNU time, whose report it reads from DIR.log:
+
+    /usr/bin/time -v cervix-fastai run --data ../shared/data/herlev --out runs/herlev-preset --set preset=screen > runs/herlev-preset.log 2>&1
+    python bench/herlev_preset.py --job runs/herlev-preset
 """
 import argparse, json, sys, time
 from collections import Counter
@@ -23,7 +29,7 @@ from herlev_recipe import herlev_args, scores
 from herlev_masks_in import table_probs
 from cervix_fastai.core import atomic_write
 from cervix_fastai.data.core import HERLEV_BINARY
-from cervix_fastai.evaluate.metrics import sens_spec, bootstrap_ci
+from cervix_fastai.evaluate.metrics import sens_spec
 from cervix_fastai.evaluate.conformal import aps_scores, conformal_threshold, class_thresholds, by_class, prediction_sets, refer, conformal_summary
 from cervix_fastai.evaluate.slides import cell_risk, abnormal_threshold, choose_rule, slide_table, slide_metrics
 from cervix_fastai.train.ensemble import fit_vote_weights
@@ -66,10 +72,21 @@ def referral(sets, vote, cv, abnormal, calls) -> dict:
                 slides_referred=float(np.mean(list(sref.values()))), slides_rest=len(rest),
                 slide_call_accuracy_rest=float(np.mean([scall[g] == strue[g] for g in rest])) if rest else None)
 
+def job_figures(run:Path) -> dict:
+    "The preset job's wall time, peak memory (GNU time's report in `run`.log) and its ensemble's test figures"
+    res = json.loads((run/'results.json').read_text())
+    log = Path(f'{run}.log').read_text() if Path(f'{run}.log').exists() else ''
+    peak = next((int(l.split(':')[1]) for l in log.splitlines() if 'Maximum resident set size' in l), None)
+    t = res['test']['ensemble']
+    return dict(seconds=res['seconds'], stages={s['name']: s['seconds'] for s in res['stages']}, peak_rss_gib=None if peak is None else round(peak / 2**20, 2),
+                cells=res['data']['cells'], per_split=res['data']['per_split'], slides_per_split=res['data'].get('slides_per_split'),
+                weights=res['ensemble']['weights'], test={k: t[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'conformal', 'slides') if k in t})
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', type=Path, default=ROOT/'runs'/'herlev-masks')
     ap.add_argument('--rgb', type=Path, default=ROOT/'runs'/'herlev', help="bench/herlev_recipe.py's folder")
+    ap.add_argument('--job', type=Path, default=None, help='a finished `--set preset=screen` run folder on the shared copy (its log beside it)')
     a, df = herlev_args(ap)
     df['path'] = df.path.astype(str)
     t0 = time.perf_counter()
@@ -88,7 +105,7 @@ def main():
                cell_specificity=cells['specificity'], cell_specificity_ci95=list(cells['specificity_ci95']),
                slide_rule=rule, chosen_rules=dict(Counter(rules)), slide=sl, coverage=COVERAGE,
                sets=referral(sets, vote, cv, abnormal, calls), sets_per_class=referral(sets_pc, vote, cv, abnormal, calls),
-               seconds=round(time.perf_counter() - t0))
+               seconds=round(time.perf_counter() - t0), **({'job': job_figures(a.job)} if a.job else {}))
     atomic_write(a.out/'preset.json', json.dumps(res, indent=1))
     print(json.dumps({k: v for k, v in res.items() if k not in ('slide',)}, indent=1))
     print(f"slides: AUC {sl['auc']:.3f} {sl['auc_ci95']}, sens@90 {sl['sensitivity_at_90_specificity']:.3f}, calls {sl['call_sensitivity']:.3f}/{sl['call_specificity']:.3f}")

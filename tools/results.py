@@ -6,7 +6,7 @@
 It reads `--runs/study/study.json` (`bench/herlev_study.py`), `--runs/recipe.csv`, `--runs/recipe_folds.csv`
 (`bench/herlev_recipe.py` without --only) and, when they exist, `--masks/masks.json` (`bench/herlev_masks.py`) and
 `--masks/masks_in.json` (`bench/herlev_masks_in.py`), `--masks/slides.json` (`bench/herlev_slides.py`) and
-`--ablation/ablation.json` (`bench/herlev_ablation.py`); nothing
+`--ablation/ablation.json` (`bench/herlev_ablation.py`), `--masks/preset.json` (`bench/herlev_preset.py`); nothing
 is computed here, every number is the scripts' own."""
 import argparse, json, sys
 from collections import Counter
@@ -21,6 +21,7 @@ CELL_ID = 'results01'  # the README's Results cell in nbs/index.ipynb
 MASKS_ID = 'results02'  # its cell on masks for every cell (`bench/herlev_masks.py`)
 ABLATION_ID = 'results03'  # its cell on the from-scratch defaults (`bench/herlev_ablation.py`)
 SLIDES_ID = 'results04'  # its cell on triage per slide (`bench/herlev_slides.py`)
+PRESET_ID = 'results05'  # its cell on the screen preset (`bench/herlev_preset.py`)
 RESULTS = ROOT/'nbs'/'results'/'herlev.json'
 
 def ci(r, c, lo, hi): return f"{r[c]:.3f} [{r[lo]:.2f}, {r[hi]:.2f}]"
@@ -110,6 +111,47 @@ def slides_lines(sl:dict) -> list[str]:
             "specificity are read off that slide-level ROC. The last column: the AUC of the two other rules (`evaluate.slides`); "
             f"chosen on the other folds' slides, `choose_rule` picked {', '.join(f'{k} {v} times' for k, v in chosen.most_common())} "
             "(of five folds per model). Intervals: 1,000 bootstrap resamples of slides.", '', *out]
+
+def _sets_row(name:str, s:dict) -> str:
+    low = min(v for v in s['coverage_by_class'].values() if v is not None)
+    return (f"| {name} | {s['coverage']:.3f} | {low:.3f} | {s['mean_set_size']:.2f} | {s['cells_referred']:.0%} | {s['binary_accuracy_rest']:.3f} | "
+            f"{s['accuracy_rest']:.3f} | {s['slides_referred']:.0%} | {s['slide_call_accuracy_rest']:.3f} ({s['slides_rest']} slides) |")
+
+def preset_lines(pr:dict) -> list[str]:
+    "The README's lines on the `screen` preset (`bench/herlev_preset.py`)"
+    sl, w = pr['slide'], ', '.join(f"{k.split(' (')[0]} {v:.2f}" for k, v in pr['weights'].items())
+    out = [f"**The best model as one product: `--set preset=screen`** (`{pr['command']}`, after the one table; {pr['seconds']} s). "
+           "The preset trains, from an ordinary folder, the four members a folder without masks allows: the `small-data-cpu` network "
+           "with the shipped segmenter's mask planes, a fusion network, logistic regression and gradient boosting on the predicted "
+           "masks' measurements; then a weighted vote, its abnormal threshold, slide rule and prediction sets. Here the members are "
+           "those of the one table (its image member kept its best epoch), and for each test fold the vote weights "
+           f"(mean: {w}), threshold, slide rule and conformal scores are chosen on the other four folds, as the job chooses them on "
+           f"its validation split. {pr['cells']} cells, {pr['slides']} slides; 95 % intervals over slides.", '',
+           '| model | 7-class macro F1 | 7-class accuracy | normal/abnormal accuracy | abnormal cells: sensitivity | specificity | slides: AUC | sensitivity at 90 % specificity | slide calls: sensitivity / specificity |',
+           '|---|---|---|---|---|---|---|---|---|',
+           f"| screen preset (weighted vote of 4) | {_ci2(pr['f1_macro'], pr['f1_macro_ci95'])} | {_ci2(pr['accuracy'], pr['accuracy_ci95'])} | "
+           f"{_ci2(pr['binary_accuracy'], pr['binary_accuracy_ci95'])} | {_ci2(pr['cell_sensitivity'], pr['cell_sensitivity_ci95'])} | "
+           f"{_ci2(pr['cell_specificity'], pr['cell_specificity_ci95'])} | {_ci2(sl['auc'], sl['auc_ci95'])} | "
+           f"{_ci2(sl['sensitivity_at_90_specificity'], sl['sensitivity_at_90_specificity_ci95'])} | {sl['call_sensitivity']:.3f} / {sl['call_specificity']:.3f} |", '',
+           f"Prediction sets at {pr['coverage']:.0%} coverage: a cell is referred to a person when its set spans normal and abnormal "
+           "classes (or is empty); a slide when any of its cells is. Over all cells one quota can leave a rare class short; "
+           f"per class (`per_class=True`) the lowest class comes nearer the target ({min(v for v in pr['sets_per_class']['coverage_by_class'].values() if v is not None):.3f} "
+           f"against {min(v for v in pr['sets']['coverage_by_class'].values() if v is not None):.3f}), at the price of more referrals; with about "
+           "560 calibration cells per fold a rare class has a few dozen, so its threshold is coarse:", '',
+           '| sets | coverage | lowest class | mean set size | cells referred | normal/abnormal accuracy on the rest | 7-class accuracy on the rest | slides referred | slide calls right on the rest |',
+           '|---|---|---|---|---|---|---|---|---|',
+           _sets_row('over all cells', pr['sets']), _sets_row('per class', pr['sets_per_class'])]
+    if j := pr.get('job'):
+        t = j['test']
+        out += ['', f"As a user runs it (`cervix-fastai run --data ../shared/data/herlev --set preset=screen`, once, on this 2-core "
+                f"machine without a GPU): {j['seconds'] / 60:.0f} minutes wall time"
+                + (f", peak memory {j['peak_rss_gib']:.1f} GiB" if j.get('peak_rss_gib') else '')
+                + f"; on its own test split ({t['n']} cells of {j['slides_per_split']['test']} slides) the vote's macro F1 "
+                f"{_ci2(t['f1_macro'], t['f1_macro_ci95'])}, accuracy {_ci2(t['accuracy'], t['accuracy_ci95'])}"
+                + (f", slide AUC {_ci2(t['slides']['auc'], t['slides']['auc_ci95'])}" if t.get('slides') else '')
+                + (f"; its prediction sets at {t['conformal']['target']:.0%}{' per class' if t['conformal'].get('per_class') else ''} cover {t['conformal']['coverage']:.3f} "
+                   f"and refer {t['conformal']['referred']:.0%} of cells" if t.get('conformal') else '') + '.']
+    return out
 
 def ablation_lines(ab:dict) -> list[str]:
     "The README's lines on which from-scratch defaults won (`bench/herlev_ablation.py`)"
@@ -202,16 +244,18 @@ def main():
     if (a.masks/'masks.json').exists(): res['masks'] = json.loads((a.masks/'masks.json').read_text())
     if (a.masks/'masks_in.json').exists(): res['masks_in'] = json.loads((a.masks/'masks_in.json').read_text())
     if (a.masks/'slides.json').exists(): res['slides'] = json.loads((a.masks/'slides.json').read_text())
+    if (a.masks/'preset.json').exists(): res['preset'] = json.loads((a.masks/'preset.json').read_text())
     if (a.ablation/'ablation.json').exists(): res['ablation'] = json.loads((a.ablation/'ablation.json').read_text())
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    res.update({k: old[k] for k in ('masks', 'masks_in', 'slides', 'ablation') if k not in res and k in old})  # figures this machine did not make again
+    res.update({k: old[k] for k in ('masks', 'masks_in', 'slides', 'ablation', 'preset') if k not in res and k in old})  # figures this machine did not make again
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=1) + '\n')
     nbf = ROOT/'nbs'/'index.ipynb'
     nb = json.loads(nbf.read_text())
     cells = ([(CELL_ID, section(res))] + ([(MASKS_ID, '\n'.join(masks_lines(res['masks'], res.get('masks_in'), res['recipe'])))] if 'masks' in res else [])
              + ([(ABLATION_ID, '\n'.join(ablation_lines(res['ablation'])))] if 'ablation' in res else [])
-             + ([(SLIDES_ID, '\n'.join(slides_lines(res['slides'])))] if 'slides' in res else []))
+             + ([(SLIDES_ID, '\n'.join(slides_lines(res['slides'])))] if 'slides' in res else [])
+             + ([(PRESET_ID, '\n'.join(preset_lines(res['preset'])))] if 'preset' in res else []))
     for cid, text in cells:  # each replaces its cell, or goes just before "What is in it"
         cell = dict(cell_type='markdown', id=cid, metadata={}, source=text.splitlines(keepends=True))
         at = [i for i, c in enumerate(nb['cells']) if c.get('id') == cid]

@@ -109,7 +109,7 @@ def _whole(cfg, k, least):
 def _checked(cfg:dict) -> dict:
     "`cfg` with lists and numbers in shape, or a `DataError` naming the first bad setting (before any work)"
     cfg['members'], cfg['filters'], cfg['morphometry'] = _as_list(cfg['members']), _as_list(cfg['filters']), _as_list(cfg['morphometry'])
-    if bad := [m for m in cfg['morphometry'] if m not in MORPH_KINDS] or len(set(cfg['morphometry'])) < len(cfg['morphometry']):
+    if any(m not in MORPH_KINDS for m in cfg['morphometry']) or len(set(cfg['morphometry'])) < len(cfg['morphometry']):
         raise DataError(f"morphometry: each of {list(MORPH_KINDS)} at most once, got {brief(cfg['morphometry'])}")
     for s in SETTINGS:  # the training settings: their own checks (`train.settings`)
         if s.job: cfg[s.name] = list(v) if isinstance(v := check_setting(s.name, cfg[s.name]), tuple) else v  # (YAML writes lists)

@@ -167,7 +167,10 @@ def _per_class(m:dict) -> dict|None:
 def _sets_row(name:str, m:dict) -> list:
     "A model's prediction sets: target and reached coverage, mean set size, share referred, accuracy on the cells kept"
     c = m['conformal']
-    return [name, f"{c['target']:.0%}", f"{c['coverage']:.1%}", f"{c['mean_set_size']:.2f}", f"{c['referred']:.0%}",
+    per = {k: v for k, v in (c.get('coverage_by_class') or {}).items() if v is not None}
+    low = min(per, key=per.get) if per else None
+    return [name, f"{c['target']:.0%}" + (' per class' if c.get('per_class') else ''), f"{c['coverage']:.1%}",
+            f"{per[low]:.1%} ({low})" if low else '', f"{c['mean_set_size']:.2f}", f"{c['referred']:.0%}",
             f"{c['accuracy_kept']:.3f} on {c['n_kept']}" if c['n_kept'] else 'none kept']
 
 SLIDE_COLS = ['model', 'slides (abnormal)', 'rule', 'AUC', 'sensitivity at 90 % specificity', 'at 95 % specificity',
@@ -241,7 +244,7 @@ def report_context(run_dir) -> dict:
                 class_grid=_img(run/RunLayout.CLASSES), table=_or_none(lambda: _table(csv(res.get('test_table'), index_col=0))),
                 models=[m for m in models if m['confusion'] or m['history'] or m['per_class']], vote=vote,
                 slides=(sl := [m['slides'] for m in models if m['slides']]) and dict(cols=SLIDE_COLS, rows=sl),
-                sets=sets and dict(cols=['model', 'target coverage', 'coverage reached', 'mean set size', 'referred',
+                sets=sets and dict(cols=['model', 'target coverage', 'coverage reached', 'lowest class', 'mean set size', 'referred',
                                          'right ' + ('group' if any(m['sets_by_group'] for m in models) else 'class') + ' on the cells kept'], rows=sets),
                 sets_by_group=any(m['sets_by_group'] for m in models),
                 kept=kept or 'the epoch its run kept',

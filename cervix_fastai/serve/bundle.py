@@ -137,9 +137,8 @@ def export(self:ModelPredictor, path, # folder for `model.safetensors` and `bund
     od.finish()
     return od.root
 
-@patch
-def export(self:TablePredictor, path, # folder for its model file and `bundle.json` (created)
-          ) -> Path:
+def _export_table(self:TablePredictor, path, # folder for its model file and `bundle.json` (created)
+                 ) -> Path:
     "Write this morphometry member as a bundle: `model.skops` (scikit-learn) or `model.safetensors` (the MLP), and `bundle.json`"
     parts = _bundle_parts(self)
     od = OutDir(path, kind='bundle')
@@ -147,6 +146,7 @@ def export(self:TablePredictor, path, # folder for its model file and `bundle.js
     _write_bundle(parts, od)
     od.finish()
     return od.root
+TablePredictor.export = _export_table
 
 def _table_parts(m:TablePredictor) -> tuple[dict, bytes|dict]:
     "The description and the model file's content of a morphometry member, checked"

@@ -58,13 +58,20 @@ def vote_ensemble(bundles:list, # the members' bundles
                   df:pd.DataFrame, # divided manifest: weights are fitted on its validation split
                   names=None, # member names (default: their architectures)
                   how='soft', # the default vote
+                  oof:tuple|None=None, # `(probs, targs)`: the members' out-of-fold predictions (members × n × classes) of cross-validation, to fit the weights on instead
                  ) -> Ensemble:
-    "The ensemble of `bundles`, with vote weights fitted on the validation split"
+    "The ensemble of `bundles`, with vote weights fitted on the validation split (or, given, on out-of-fold predictions: many more cells)"
     _check_vote(how)
     ens = Ensemble(bundles, 'soft', names=names)
-    files, sub = _rows_files(df, 'valid', ens)
-    probs, ok, _ = ens.with_features(sub).member_probs(files, progress=False)
-    ens.weights = fit_vote_weights(probs, [ens.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]).tolist()
+    if oof is not None:
+        probs, targs = np.asarray(oof[0], float), np.asarray(oof[1])
+        if probs.shape[0] != len(bundles) or probs.shape[2] != len(ens.vocab) or probs.shape[1] != len(targs):
+            raise DataError(f'oof: probabilities of {len(bundles)} members × {len(targs)} cells × {len(ens.vocab)} classes expected, got {probs.shape}')
+        ens.weights = fit_vote_weights(probs, targs).tolist()
+    else:
+        files, sub = _rows_files(df, 'valid', ens)
+        probs, ok, _ = ens.with_features(sub).member_probs(files, progress=False)
+        ens.weights = fit_vote_weights(probs, [ens.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]).tolist()
     ens.how = how
     return ens
 

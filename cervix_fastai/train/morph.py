@@ -6,9 +6,8 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/train.morph.html.md"""
 
 # %% ../../nbs/59_train.morph.ipynb #a5856e93
 from __future__ import annotations
-from pathlib import Path
 from types import SimpleNamespace
-import numpy as np, pandas as pd
+import pandas as pd
 from fastcore.basics import patch
 from ..core import DataError
 from ..image.features import FEATURES, features_manifest
