@@ -343,7 +343,7 @@ def _ensemble(cfg:dict, od:OutDir) -> dict:
     df = _measured(cfg, od)
     ens = vote_ensemble([load_bundle(run.bundle(n)) for n in names], df, names, cfg['vote'])
     ens.export(run/run.ENSEMBLE)
-    if cfg['coverage'] is not None: calibrate_ensemble(run/run.ENSEMBLE, df)  # the vote's own prediction sets
+    if cfg['coverage'] is not None or _binary(cfg, ens.vocab): calibrate_ensemble(run/run.ENSEMBLE, df, binary=_binary(cfg, ens.vocab))  # the vote's own sets and threshold
     return dict(weights=dict(zip(names, [round(w, 3) for w in ens.weights])))
 
 def _models(cfg:dict, od:OutDir) -> dict:
@@ -361,6 +361,8 @@ def _final(cfg:dict, od:OutDir):
 def _score(cfg:dict, od:OutDir, progress:bool) -> dict:
     "Each model on the whole test split (a report each), and the table of members and votes"
     div, final = _measured(cfg, od), _final(cfg, od)
+    if cfg['coverage'] is not None and 'ensemble' in _models(cfg, od) and final.conformal is None:  # an ensemble made before it had its own scores (a resumed run)
+        final = calibrate_ensemble(RunLayout(od.root)/RunLayout.ENSEMBLE, div, binary=_binary(cfg, final.vocab))
     test = div[div.split == 'test']
     out, binary = {}, _binary(cfg, final.vocab)
     for name, path in _models(cfg, od).items():

@@ -59,6 +59,7 @@ def meta_problems(meta) -> list[str]:
     checks = [
         (meta['format'] == BUNDLE_FORMAT, f"format is {meta['format']!r}; this version reads {BUNDLE_FORMAT}: export it again"),
         (meta.get('kind', 'image') in ('image', 'morphometry'), f"kind must be 'image' or 'morphometry', got {meta.get('kind')!r}"),
+        (table or meta.get('model_file', 'model.safetensors') == 'model.safetensors', f"an image bundle's model_file is model.safetensors, got {meta.get('model_file')!r}"),
         (isinstance(meta['arch'], str), f"arch {meta['arch']!r} is not a name"),
         (isinstance(v, list) and len(v) >= 2 and all(isinstance(c, str) and c for c in v) and len(set(v)) == len(v),
          f'vocab must be two or more distinct class names, got {v!r}'),
@@ -80,6 +81,20 @@ def _table_meta_problems(meta:dict) -> list[str]:
               (isinstance(c, list) and c and all(isinstance(x, str) and x for x in c) and len(set(c)) == len(c), f'cont must name distinct columns, got {c!r}'),
               (f == ('model.safetensors' if meta['arch'] == 'mlp' else 'model.skops'), f"model_file must be model.skops (model.safetensors for mlp), got {f!r}"),
               (meta['arch'] != 'mlp' or (isinstance(meta.get('mlp'), dict) and set(TableNet.KEYS) <= set(meta['mlp'])), f'mlp must describe the network ({TableNet.KEYS})')]
+    bad = [why for ok, why in checks if not ok]
+    return bad or ([] if meta['arch'] != 'mlp' else [f'mlp: {w}' for w in _mlp_problems(meta['mlp'], c, len(meta['vocab']))])
+
+def _mlp_problems(s:dict, cont:list, n:int) -> list[str]:
+    "What is wrong with a `TableNet` description: its columns, sizes (bounded: a crafted one must not ask for terabytes) and statistics"
+    whole = lambda x, hi: isinstance(x, int) and not isinstance(x, bool) and 0 < x <= hi
+    cat, cls = s['cat'], s['classes']
+    checks = [(s['cont'] == cont, 'its cont must be the bundle\'s'), (s['n_out'] == n, f'n_out must be the {n} classes'),
+              (isinstance(s['layers'], list) and 0 < len(s['layers']) <= 8 and all(whole(l, 4096) for l in s['layers']), 'layers must be 1 to 8 sizes up to 4096'),
+              (isinstance(cat, list) and all(isinstance(c, str) for c in cat) and isinstance(cls, dict)
+               and all(isinstance(cls.get(c), list) and 0 < len(cls[c]) <= 10_000 and all(isinstance(v, str) for v in cls[c]) for c in cat), 'classes must list text values for each of cat'),
+              (isinstance(s['emb_szs'], list) and len(s['emb_szs']) == len(cat) and all(isinstance(e, list) and len(e) == 2 and whole(e[0], 10_001) and whole(e[1], 1024) for e in s['emb_szs']),
+               'emb_szs must be one [classes, width] pair per categorical column'),
+              *[(isinstance(s[k], dict) and all(_finite(s[k].get(c)) for c in cont), f'{k} must give a finite number for each column') for k in ('fill', 'mean', 'std')]]
     return [why for ok, why in checks if not ok]
 
 def _image_meta_problems(meta:dict) -> list[str]:
@@ -157,10 +172,16 @@ def _table_parts(m:TablePredictor) -> tuple[dict, bytes|dict]:
     if getattr(m, 'training', None): meta['training'] = m.training
     if set(m.cont) <= set(FEATURES): meta['segmenter'] = getattr(m, 'segmenter', None) or segmenter_digest('auto')  # whose masks measure a cell that has none
     if bad := meta_problems(meta): raise DataError(f'Cannot export {m.name}: ' + '; '.join(bad))
-    if not mlp: return meta, skops_bytes(m.model, f'Member {m.name}')
+    _recalled(m, meta)
+    if not mlp: return meta, getattr(m, 'payload', None) or skops_bytes(m.model, f'Member {m.name}')  # a loaded one: its own bytes (skops writes the time in)
     sd = {k: v.detach().cpu().contiguous() for k, v in m.model.net.state_dict().items()}
     _check_finite(sd, m.name)
     return meta, sd
+
+def _recalled(m, meta:dict):
+    "Keep in `meta` what calibrating a loaded bundle stored (conformal scores, threshold, ECE), while its temperature is the one they were made at"
+    old = getattr(m, 'meta', None) or {}
+    if old.get('temperature') == m.temperature: meta.update({k: old[k] for k in CALIBRATED if k in old})
 
 def _bundle_parts(m:ModelPredictor|TablePredictor) -> tuple[dict, dict|bytes]:
     "The description and the weights of `m`, as a bundle holds them, checked"
@@ -172,6 +193,7 @@ def _bundle_parts(m:ModelPredictor|TablePredictor) -> tuple[dict, dict|bytes]:
     if m.tab is not None: meta['tabular'] = m.tab.to_dict()
     if m.masks_in is not None: meta['masks_in'] = m.masks_in
     if getattr(m, 'training', None): meta['training'] = m.training  # what it learnt from, for its model card
+    _recalled(m, meta)
     if m.masks_in is not None or (m.tab is not None and set(m.tab.cont) <= set(FEATURES) and not m.tab.cat):
         meta['segmenter'] = m.segmenter or segmenter_digest('auto')  # whose masks it learnt from where a cell had none (planes, or measurements)
     bad = meta_problems(meta)
@@ -328,7 +350,11 @@ def set_temperature(path, t:float,
 def _load_table(meta:dict, path:Path) -> TableBundle:
     "A morphometry member's bundle (its file's checksum already checked): scikit-learn through skops' trusted types, the MLP from safetensors"
     what = f"Bundle {path}: {meta['model_file']}"
-    if meta['arch'] != 'mlp': return TableBundle(skops_model((path/meta['model_file']).read_bytes(), what), meta, path)
+    if meta['arch'] != 'mlp':
+        data = (path/meta['model_file']).read_bytes()
+        b = TableBundle(skops_model(data, what), meta, path)
+        b.payload = data  # written back as it is when the bundle is exported again (an ensemble's member): the same checksum
+        return b
     try: sd = load_file(str(path/meta['model_file']))
     except Exception as e: raise DataError(f'{what} is not readable ({str(e)[:200]})') from None
     _check_finite(sd, what)
@@ -472,6 +498,8 @@ def ensemble_card(ens:dict, # an ensemble's `ensemble.json`
              f"- Members: {', '.join(f'`{d}/`' for d in ens['members'])}, each a bundle with its own MODEL_CARD.md (what it learnt from, its calibration)",
              *_card_uses(' (those of its members)'), '## Evaluation', '']
     if 'conformal' in ens: lines.append(f"- Prediction sets: the vote calibrated on {len(ens['conformal'])} cells (`coverage=`, `per_class=` in scoring)")
+    if s := ens.get('screening'): lines.append(f"- Abnormal call: the vote's summed abnormal probability at or above {s['threshold']:.3f}, chosen for {s['rule']} "
+                                               f"(sensitivity {s['sensitivity']:.3f}, specificity {s['specificity']:.3f} there)" + (f"; slides scored by the {s['slide_rule']} rule" if s.get('slide_rule') else ''))
     return '\n'.join(lines + _card_end(test, 'ensemble'))
 
 def write_model_card(bundle, # a bundle folder or `Bundle`

@@ -103,6 +103,7 @@ def cam_files(model, # any predictor, bundle, ensemble or run folder, Learner, o
     per = [_member_maps(m, kept, pred, bs, layer, side) for m in ims]
     maps = [mm for mm, _ in per]
     w = None if p.vote_weights is None else [x for m, x in zip(p.members, p.vote_weights) if any(m is i for i in ims)]
+    if w is not None and sum(w) <= 0: w = None  # the vote weighs only the measurements: the maps are averaged equally
     if len(maps) > 1: maps.append(np.average(maps, 0, weights=w))
     return dict(maps=np.stack(maps), pred=pred, probs=probs, images=per[0][1], files=kept,
                 names=[m.name for m in ims] + (['mean'] if len(per) > 1 else []),

@@ -29,7 +29,7 @@ class TableNet:
         "Each row's index in column `c`'s classes (0, fastai's '#na#', for a value it never saw)"
         cls = self.spec['classes'][c]
         base = c.removesuffix('_na')
-        vals = ['False'] * len(X) if c.endswith('_na') and base in self.spec['cont'] else [str(v) for v in X[c]]  # no NaN reaches the net: no flag is set
+        vals = [str(v) for v in (X[base].isna() if c.endswith('_na') and base in self.spec['cont'] else X[c])]  # FillMissing's flag: the value was missing
         return [cls.index(v) if v in cls else 0 for v in vals]
 
     def predict_proba(self, X:pd.DataFrame) -> np.ndarray:

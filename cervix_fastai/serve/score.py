@@ -70,6 +70,8 @@ def _check_coverage(p, coverage, tta, per_class=False):
     if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage < 1:
         raise DataError(f'coverage must be a share between 0 and 1 (e.g. 0.9), got {coverage!r}')
     if tta: raise DataError('coverage with tta: the calibration scores were made without test-time augmentation')
+    if getattr(p, 'conformal_for', None) not in (None, (getattr(p, 'how', None), getattr(p, 'weights', None))):
+        raise DataError("coverage: the ensemble's vote or weights changed since it was loaded; its conformal scores were made for the other vote (calibrate_ensemble again)")
 
 def _threshold(p, binary:dict|None, tta:bool) -> float|None:
     "The predictor's abnormal threshold (`calibrate`) when `binary` groups its classes as the threshold was chosen for; else None (the likeliest group)"
@@ -143,6 +145,7 @@ def score_folder(model, # a bundle, ensemble or run folder, any predictor, a Lea
     if out is not None: check_apart(srcs, out, 'output folder')  # before any work
     p = as_predictor(model, trust_pickle, engine=engine).with_features(table, mask_dir)  # fusion members: rows from the table, else from masks
     if coverage is not None: _check_coverage(p, coverage, tta, per_class)
+    elif per_class: raise DataError('per_class is an option of prediction sets: give coverage too (e.g. coverage=0.9)')
     if isinstance(binary, str):
         if binary != 'auto': raise DataError(f"binary must be a class → group mapping, 'auto' or None, got {binary!r}")
         binary = p.groups()

@@ -6,19 +6,20 @@ Docs: https://cervix-fastai.github.io/cervix_fastai/serve.vote.html.md"""
 
 # %% ../../nbs/43_serve.vote.ipynb #8b937919
 from __future__ import annotations
-import copy, hashlib, json, math, warnings
+import copy, json, math, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
-from ..core import DataError, safe_name, check_apart, OutDir, atomic_write
+from ..core import DataError, safe_name, check_apart, OutDir
 from .predictor import Predictor, ModelPredictor
 from .morph import TablePredictor
 from .bundle import load_bundle, split_rows
-from .bundle import _bundle_parts, _write_bundle, _describe_sha, ensemble_card, CARD
+from .bundle import _bundle_parts, _write_bundle, _describe_sha, _screening, _screening_problems, ensemble_card, CARD
+from ..data.core import slides_known
 from ..evaluate.conformal import aps_scores, by_class, file_draws
 
 # %% auto #0
-__all__ = ['VOTES', 'MEMBERS', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble', 'calibrate_ensemble']
+__all__ = ['VOTES', 'MEMBERS', 'NOT_VOTING', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble', 'calibrate_ensemble']
 
 # %% ../../nbs/43_serve.vote.ipynb #529cd2de
 VOTES = ('hard', 'soft', 'weighted')
@@ -123,22 +124,23 @@ def export(self:Ensemble, path, onnx=False) -> Path:
     ens = dict(members=dirs, names=self.names, how=self.how, weights=self.weights, vocab=self.vocab)
     key = _vote_key(od.root, ens)
     if self.conformal is not None and getattr(self, 'conformal_key', None) == key:  # calibrated with these very members and weights: kept
-        ens.update(conformal=self.conformal, conformal_by_class=self.conformal_by_class, conformal_key=key)
+        ens.update(conformal=self.conformal, conformal_by_class=self.conformal_by_class, conformal_key=key, **({'screening': self.screening} if self.screening else {}))
     _write_ensemble(od, ens)
     od.finish()
     return od.root
 
-def _vote_key(root:Path, ens:dict) -> str:
-    "What the ensemble's votes depend on: each member bundle's checksum, the vote and its weights (conformal scores are valid for this key only)"
-    shas = [json.loads((root/d/'bundle.json').read_text()).get('sha256') for d in ens['members']]
-    return hashlib.sha256(json.dumps([shas, ens.get('how', 'soft'), ens.get('weights')]).encode()).hexdigest()
+NOT_VOTING = ('sha256', 'cervix_fastai', 'conformal', 'conformal_by_class', 'screening', 'calibration', 'training', 'onnx_sha256', 'onnx_int8_sha256')
 
-def _write_ensemble(od, ens:dict):
-    "`ensemble.json` (with its checksum) and the ensemble's model card, in `od` (an `OutDir`, or the folder of an ensemble the library wrote)"
+def _vote_key(root:Path, ens:dict) -> str:
+    "What the ensemble's votes depend on: what decides each member's probabilities (weights, temperature, inputs), the vote and its weights"
+    metas = [json.loads((root/d/'bundle.json').read_text()) for d in ens['members']]
+    return _describe_sha(dict(members=[{k: v for k, v in m.items() if k not in NOT_VOTING} for m in metas], how=ens.get('how', 'soft'), weights=ens.get('weights')))
+
+def _write_ensemble(od:OutDir, ens:dict):
+    "`ensemble.json` (with its checksum) and the ensemble's model card, in `od`"
     ens = {k: v for k, v in ens.items() if k != 'sha256'}
-    text = json.dumps({**ens, 'sha256': _describe_sha(ens)}, indent=2)
-    if isinstance(od, Path): atomic_write(od/'ensemble.json', text); atomic_write(od/CARD, ensemble_card(ens))
-    else: od.write('ensemble.json', text); od.write(CARD, ensemble_card(ens))
+    od.write('ensemble.json', json.dumps({**ens, 'sha256': _describe_sha(ens)}, indent=2))
+    od.write(CARD, ensemble_card(ens))
 
 def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
     "Load an `Ensemble.export` folder (member bundles are checked as `load_bundle` checks them)"
@@ -151,21 +153,37 @@ def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
     bad = [k for k in ('names', 'weights') if r.get(k) is not None and not (isinstance(r[k], list) and len(r[k]) == len(r['members']))]
     if bad: raise DataError(f'{path}/ensemble.json: {bad} must be lists with one entry per member')
     if r.get('how', 'soft') not in VOTES: raise DataError(f"{path}/ensemble.json: how must be one of {VOTES}, got {r.get('how')!r}")
-    if 'sha256' in r and _describe_sha(r) != r['sha256']:
+    if ('sha256' in r or 'conformal' in r) and _describe_sha(r) != r.get('sha256'):  # (written before checksums: no scores, nothing to check)
         raise DataError(f'{path}/ensemble.json was changed after export (members, vote, weights or conformal scores no longer match its checksum)')
+    if 'conformal' in r and (bad := _conformal_problems(r) + ([f'screening: {w}' for w in _screening_problems(r['screening'], r.get('vocab'))] if 'screening' in r else [])):
+        raise DataError(f'{path}/ensemble.json: ' + '; '.join(bad))
+    if links := [d for d in r['members'] if isinstance(d, str) and (path/d).is_symlink()]:
+        raise DataError(f'{path}: member folder {links[0]} is a link; an ensemble folder holds its members (export it again)')
     e = Ensemble([load_bundle(path/safe_name(d, 'member folder'), engine=engine) for d in r['members']], how or r.get('how', 'soft'),
                  r.get('weights'), r.get('names'))
     if 'conformal' in r:
         if r.get('conformal_key') != _vote_key(path, r): warnings.warn(f'{path}: a member changed since the ensemble was calibrated: its conformal scores are not used (calibrate_ensemble again)')
         elif (how or r.get('how', 'soft')) != r.get('how', 'soft'): warnings.warn(f'{path}: calibrated for the {r.get("how", "soft")} vote: no prediction sets for the {how} vote')
-        else: e.conformal, e.conformal_by_class, e.conformal_key = r['conformal'], r.get('conformal_by_class'), r['conformal_key']
-    e.path = path
+        else: e.conformal, e.conformal_by_class, e.conformal_key, e.screening = r['conformal'], r.get('conformal_by_class'), r['conformal_key'], r.get('screening')
+    e.path, e.conformal_for = path, (e.how, e.weights)  # the vote the scores were made for: scoring checks it still is
     return e
+
+def _conformal_problems(r:dict) -> list[str]:
+    "What is wrong with an ensemble's stored conformal scores"
+    ok = lambda xs: isinstance(xs, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and -1e-6 <= x <= 1 + 1e-6 for x in xs)
+    c = r.get('conformal_by_class')
+    return ([] if ok(r['conformal']) and r['conformal'] else ['conformal must be a non-empty list of scores from 0 to 1']) + (
+        [] if c is None or (isinstance(c, dict) and sorted(c) == sorted(r.get('vocab') or []) and all(map(ok, c.values())))
+        else ['conformal_by_class must give each class a list of scores from 0 to 1'])
 
 def calibrate_ensemble(path, # an `Ensemble.export` folder
                        df:pd.DataFrame, # divided manifest (`split`; fusion and morphometry members: feature columns, or the cells' masks)
-                       split='valid', bs:int|None=None) -> Ensemble:
-    "Store the vote's conformal scores on the `split` cells in `ensemble.json` (for `coverage=`, overall and per class), tied to these members and weights"
+                       split='valid', bs:int|None=None,
+                       binary:dict|str|None='auto', # the grouping the vote's abnormal threshold is chosen for (see `calibrate`; None: none)
+                       sensitivity:float|None=None, # the share of abnormal cells that threshold must catch (None: the best balanced accuracy)
+                      ) -> Ensemble:
+    "Store the vote's conformal scores (for `coverage=`, overall and per class) and abnormal threshold on the `split` cells in `ensemble.json`, tied to these members and weights"
+    # (weights fitted on the same cells, as `vote_ensemble` fits them, make the scores a little optimistic: bench/herlev_preset.py measures what is reached)
     path = Path(path)
     e = load_ensemble(path)
     sub = split_rows(df, split, e.vocab)
@@ -175,7 +193,12 @@ def calibrate_ensemble(path, # an `Ensemble.export` folder
     u = file_draws([f for f, k in zip(sub.path, ok) if k])
     r = json.loads((path/'ensemble.json').read_text())
     up = lambda xs: [math.ceil(float(s) * 1e6) / 1e6 for s in sorted(xs)]  # rounded up: a threshold never falls
+    slides = sub.group[ok].to_numpy() if 'group' in sub and slides_known(sub) else None
+    r.pop('screening', None)
     r.update(conformal=up(aps_scores(voted, targs, u=u)), conformal_key=_vote_key(path, r),
-             conformal_by_class={c: up(v) for c, v in by_class(aps_scores(voted, targs, u=u, top=True), targs, e.vocab).items()})
-    _write_ensemble(path, r)  # (the folder is the library's: load_ensemble checked its checksum)
+             conformal_by_class={c: up(v) for c, v in by_class(aps_scores(voted, targs, u=u, top=True), targs, e.vocab).items()},
+             **({'screening': s} if (s := _screening(voted, targs, e.vocab, binary, sensitivity, slides)) else {}))
+    od = OutDir(path, kind='ensemble')  # the folder is the library's (its record says so); one writer at a time
+    _write_ensemble(od, r)
+    od.finish()
     return load_ensemble(path)

@@ -178,8 +178,9 @@ class TabularMLP(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         "Class probabilities, n × `n_classes`"
-        X = X.copy()
-        X[list(self.cont)] = X[list(self.cont)].fillna(self.medians_)  # fastai refuses NaN in a column that had none in training
+        X, flagged = X.copy(), [c for c in self.cont if f'{c}_na' in self.learn_.dls.train_ds.cat_names]
+        rest = [c for c in self.cont if c not in flagged]
+        X[rest] = X[rest].fillna(self.medians_[rest])  # fastai refuses NaN in a column that had none in training; the others it fills and flags
         with warnings.catch_warnings(), self.learn_.no_bar():
             warnings.simplefilter('ignore')
             p, _ = self.learn_.get_preds(dl=self.learn_.dls.test_dl(X.reset_index(drop=True)))
