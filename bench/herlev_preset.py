@@ -80,7 +80,7 @@ def job_figures(run:Path) -> dict:
     t = res['test']['ensemble']
     return dict(seconds=res['seconds'], stages={s['name']: s['seconds'] for s in res['stages']}, peak_rss_gib=None if peak is None else round(peak / 2**20, 2),
                 cells=res['data']['cells'], per_split=res['data']['per_split'], slides_per_split=res['data'].get('slides_per_split'),
-                weights=res['ensemble']['weights'], test={k: t[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'conformal', 'slides') if k in t})
+                weights=res['ensemble']['weights'], features=res.get('features'), test={k: t[k] for k in ('n', 'accuracy', 'accuracy_ci95', 'f1_macro', 'f1_macro_ci95', 'conformal', 'slides') if k in t})
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

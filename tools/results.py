@@ -145,6 +145,8 @@ def preset_lines(pr:dict) -> list[str]:
         t = j['test']
         out += ['', f"As a user runs it (`cervix-fastai run --data ../shared/data/herlev --set preset=screen`, once, on this 2-core "
                 f"machine without a GPU): {j['seconds'] / 60:.0f} minutes wall time"
+                + (f" (the copy has its own masks: the job measured {j['features']['measured'] - j['features']['predicted_masks']} of {j['features']['measured']} "
+                   "cells and drew their planes from them, where the folds above used a segmenter that never saw the cell's slide)" if j.get('features') else '')
                 + (f", peak memory {j['peak_rss_gib']:.1f} GiB" if j.get('peak_rss_gib') else '')
                 + f"; on its own test split ({t['n']} cells of {j['slides_per_split']['test']} slides) the vote's macro F1 "
                 f"{_ci2(t['f1_macro'], t['f1_macro_ci95'])}, accuracy {_ci2(t['accuracy'], t['accuracy_ci95'])}"
