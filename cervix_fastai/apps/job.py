@@ -317,7 +317,7 @@ def _measured(cfg:dict, od:OutDir) -> pd.DataFrame:
 def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
     "Train, export and calibrate one member"
     if name in MORPH_KINDS:  # a model of the measurements: seconds, nothing to resume
-        b = fit_morph_member(_measured(cfg, od), name, RunLayout(od.root).bundle(name), binary=None if cfg['binary'] in (None, 'none', False) else 'auto', seed=cfg['seed'])
+        b = fit_morph_member(_measured(cfg, od), name, RunLayout(od.root).bundle(name), binary='auto' if _grouped(cfg) else None, seed=cfg['seed'])
         return dict(temperature=b.temperature)
     fusion = name.startswith('fusion_')
     arch = name.removeprefix('fusion_')
@@ -327,14 +327,15 @@ def _train(cfg:dict, od:OutDir, name:str, resume:bool, progress:bool) -> dict:
           'weights': cfg['weights'] if first else None, 'mixup': 0. if fusion else cfg['mixup'],  # MixUp blends images, not table rows
           'masks_in': None if fusion else cfg['masks_in']}  # a fusion member reads the masks as measurements
     if fusion: kw.update(fit=fit_fusion, cache=od.root/RunLayout.FEATURES)
-    if cfg['binary'] in (None, 'none', False): kw['binary'] = None  # no grouping asked: no threshold for one
+    if not _grouped(cfg): kw['binary'] = None  # no grouping asked: no threshold for one
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'Nothing to resume')  # a member the killed run had not started
         b = fit_member(_manifest(od), arch, RunLayout(od.root).member(name), RunLayout(od.root).bundle(name), **kw)
     return dict(temperature=b.temperature)
 
-def _binary(cfg:dict, vocab) -> dict|None:
-    return None if cfg['binary'] in (None, 'none', False) else known_binary(vocab)
+def _grouped(cfg:dict) -> bool: return cfg['binary'] not in (None, 'none', False)  # a normal/abnormal roll-up asked for
+
+def _binary(cfg:dict, vocab) -> dict|None: return known_binary(vocab) if _grouped(cfg) else None
 
 def _ensemble(cfg:dict, od:OutDir) -> dict:
     "Vote weights on the validation split; the ensemble exported"

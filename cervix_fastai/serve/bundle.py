@@ -26,8 +26,8 @@ from .onnx import export_onnx, quantize_onnx, OrtModel, _calibration, _valid_fil
 
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'RESIZES', 'PAD_MODES', 'ENGINES', 'CALIBRATED', 'CARD', 'MORPH_NAMES', 'meta_problems',
-           'export_bundle', 'Bundle', 'TableBundle', 'load_bundle', 'set_temperature', 'split_rows', 'calibrate',
-           'model_card', 'ensemble_card', 'write_model_card', 'OnnxBundle']
+           'export_bundle', 'Bundle', 'TableBundle', 'load_bundle', 'rounded', 'set_temperature', 'split_rows',
+           'calibrate', 'calibrated', 'model_card', 'ensemble_card', 'write_model_card', 'OnnxBundle']
 
 # %% ../../nbs/42_serve.bundle.ipynb #4684aca3
 BUNDLE_FORMAT = 2
@@ -65,14 +65,18 @@ def meta_problems(meta) -> list[str]:
          f'vocab must be two or more distinct class names, got {v!r}'),
         (_finite(meta['temperature']) and meta['temperature'] > 0, f"temperature must be a finite number above 0, got {meta['temperature']!r}"),
         (isinstance(meta['weights_sha256'], str) and len(meta['weights_sha256']) == 64, 'weights_sha256 is not a SHA-256'),
-        ('conformal' not in meta or (_scores(meta['conformal']) and len(meta['conformal']) > 0), 'conformal must be a non-empty list of scores from 0 to 1'),
-        ('conformal_by_class' not in meta or (isinstance(c := meta['conformal_by_class'], dict) and isinstance(v, list) and sorted(c) == sorted(v)
-                                              and all(map(_scores, c.values()))), 'conformal_by_class must give each class of the bundle a list of scores from 0 to 1'),
         *[(k not in meta or isinstance(meta[k], dict), f'{k} must be a JSON object') for k in ('training', 'calibration')],
     ]
     more = _table_meta_problems(meta) if table else _image_meta_problems(meta)
-    return ([why for ok, why in checks if not ok] + more
+    return ([why for ok, why in checks if not ok] + more + _conformal_problems(meta, v)
             + ([] if 'screening' not in meta else [f'screening: {w}' for w in _screening_problems(meta['screening'], v)]))
+
+def _conformal_problems(m:dict, vocab) -> list[str]:
+    "What is wrong with the conformal scores a bundle's or an ensemble's description stores (`calibrate`, `calibrate_ensemble`)"
+    c = m.get('conformal_by_class')
+    return ([] if 'conformal' not in m or (_scores(m['conformal']) and m['conformal']) else ['conformal must be a non-empty list of scores from 0 to 1']) + (
+        [] if c is None or (isinstance(c, dict) and isinstance(vocab, list) and sorted(c) == sorted(vocab) and all(map(_scores, c.values())))
+        else ['conformal_by_class must give each class a list of scores from 0 to 1'])
 
 def _table_meta_problems(meta:dict) -> list[str]:
     "What is wrong with a morphometry member's description (`TablePredictor`)"
@@ -143,7 +147,8 @@ def export(self:ModelPredictor, path, # folder for `model.safetensors` and `bund
            onnx=False, # also `model.onnx`, for `load_bundle(path, engine='onnxruntime')`
            int8:list|None=None, # calibration images: also `model.int8.onnx`, quantised (`engine='onnxruntime-int8'`)
           ) -> Path:
-    "Write this network as a bundle"
+    "Write this network (or morphometry member: `model.skops`, or the MLP's `model.safetensors`) as a bundle"
+    if isinstance(self, TablePredictor) and (onnx or int8 is not None): raise DataError(f'{self.name} is a morphometry member: it has no ONNX copy (every engine scores it as it is)')
     parts = _bundle_parts(self)  # checked before anything is written
     if int8 is not None: int8 = _calibration(self, int8)
     od = OutDir(path, kind='bundle')
@@ -151,17 +156,6 @@ def export(self:ModelPredictor, path, # folder for `model.safetensors` and `bund
     _write_bundle(parts, od, onnx=self if onnx or int8 is not None else None, int8=int8)
     od.finish()
     return od.root
-
-def _export_table(self:TablePredictor, path, # folder for its model file and `bundle.json` (created)
-                 ) -> Path:
-    "Write this morphometry member as a bundle: `model.skops` (scikit-learn) or `model.safetensors` (the MLP), and `bundle.json`"
-    parts = _bundle_parts(self)
-    od = OutDir(path, kind='bundle')
-    od.clear()
-    _write_bundle(parts, od)
-    od.finish()
-    return od.root
-TablePredictor.export = _export_table
 
 def _table_parts(m:TablePredictor) -> tuple[dict, bytes|dict]:
     "The description and the model file's content of a morphometry member, checked"
@@ -219,6 +213,8 @@ def _check_finite(sd:dict, what):
     "Raise if a weight is NaN or infinite (every prediction would be NaN, or class 0)"
     bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad: raise DataError(f'{what}: {len(bad)} weight tensor(s) hold NaN or infinite values, e.g. {bad[0]}')
+
+TablePredictor.export = ModelPredictor.export  # one way to write a bundle, whatever the model
 
 def export_bundle(learn, # a `FitResult`, or a `Learner` (then pass `config=dict(arch=...)`)
                   path, # folder to write `model.safetensors` and `bundle.json` into
@@ -328,6 +324,10 @@ def load_bundle(path, device='cpu',
 
 CALIBRATED = ('conformal', 'conformal_by_class', 'screening', 'calibration')  # what `calibrate` stores beside the temperature
 
+def rounded(scores) -> list[float]:
+    "Conformal scores as stored: sorted, each rounded up to 1e-6 (a threshold made from them never falls)"
+    return [math.ceil(float(s) * 1e6) / 1e6 for s in sorted(scores)]
+
 def set_temperature(path, t:float,
                     conformal:list|None=None, # conformal scores of the calibration cells at this temperature (see `aps_scores`)
                     screening:dict|None=None, # the abnormal threshold chosen at this temperature (see `calibrate`)
@@ -337,10 +337,9 @@ def set_temperature(path, t:float,
     "Store a calibration temperature (and the conformal scores and abnormal threshold that go with it) in a bundle (its checksum renewed)"
     path = Path(path)
     meta = {k: v for k, v in _checked_meta(path).items() if k not in CALIBRATED}  # made at another temperature: stale
-    up = lambda s: math.ceil(float(s) * 1e6) / 1e6  # rounded up: the threshold never falls
-    meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': [up(s) for s in sorted(conformal)]}),
+    meta = {**meta, 'temperature': t, **({} if conformal is None else {'conformal': rounded(conformal)}),
             **({} if screening is None else {'screening': screening}), **({} if calibration is None else {'calibration': calibration}),
-            **({} if conformal_by_class is None else {'conformal_by_class': {c: [up(s) for s in sorted(v)] for c, v in conformal_by_class.items()}})}
+            **({} if conformal_by_class is None else {'conformal_by_class': {c: rounded(v) for c, v in conformal_by_class.items()}})}
     bad = meta_problems(meta)
     if bad: raise DataError(f'Bundle {path}: ' + '; '.join(bad))
     atomic_write(path/'bundle.json', _meta_json(meta))  # the bundle is known ours: its checksum held (an ensemble's member too)
@@ -384,13 +383,20 @@ def calibrate(bundle, # bundle folder or `Bundle`
     if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} images could be read, e.g. {sub.path.iloc[0]}: {errs[0]}')
     targs = [b.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
     t = fit_temperature(logits, targs)
-    u = file_draws([f for f, k in zip(sub.path, ok) if k])
     probs = apply_temperature(logits, t)
-    slides = sub.group[ok].to_numpy() if 'group' in sub and slides_known(sub) else None
     cal = dict(split=split, cells=len(targs), ece_before=ece(apply_temperature(logits), np.array(targs)), ece_after=ece(probs, np.array(targs)))
-    set_temperature(b.path, t, conformal=aps_scores(probs, targs, u=u), screening=_screening(probs, targs, b.vocab, binary, sensitivity, slides),
-                    calibration=cal, conformal_by_class=by_class(aps_scores(probs, targs, u=u, top=True), targs, b.vocab))  # for prediction sets (`coverage`), the cells' calls, and the model card
+    set_temperature(b.path, t, calibration=cal, **calibrated(probs, targs, sub, ok, b.vocab, binary, sensitivity))  # for prediction sets (`coverage`), the cells' calls, and the model card
     return t
+
+def calibrated(probs:np.ndarray, # the calibration cells' probabilities (temperature applied; an ensemble's: its vote)
+               targs, # their class indices
+               sub:pd.DataFrame, ok, # the rows scored and which of them could be read
+               vocab:list, binary, sensitivity) -> dict:
+    "What calibrating on these cells stores beside a temperature: their conformal scores (overall and per true class) and the abnormal threshold and slide rule"
+    u = file_draws([f for f, k in zip(sub.path, ok) if k])
+    slides = sub.group[ok].to_numpy() if 'group' in sub and slides_known(sub) else None
+    return dict(conformal=aps_scores(probs, targs, u=u), conformal_by_class=by_class(aps_scores(probs, targs, u=u, top=True), targs, vocab),
+                screening=_screening(probs, targs, vocab, binary, sensitivity, slides))
 
 def _screening(probs, targs, vocab, binary, sensitivity, slides=None) -> dict|None:
     "The abnormal threshold of these (validation) cells, and the slide rule of their slides (when known), as a bundle records them; None without an abnormal group or without both kinds of cell"

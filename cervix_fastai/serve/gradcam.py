@@ -34,9 +34,14 @@ class RestartGradHook(Hook):
         return self.stored.clone()  # not the leaf itself: a following in-place op (ReLU) must not touch it
 
 # %% ../../nbs/46_serve.gradcam.ipynb #298bb3da
+def _images(p) -> list:
+    "The members of predictor `p` that look at the image (a model of measurements has no map); refused when there is none"
+    if not p.images: raise DataError(f'{getattr(p, "name", p)}: no member looks at the image (measurements only): no Grad-CAM')
+    return p.images
+
 def _target(model, layer, size:int) -> tuple[nn.Module, nn.Module]:
     "(network in eval mode, target layer) from a module, a predictor, a Learner or a bundle folder"
-    p = model if isinstance(model, (nn.Module, ModelPredictor)) else as_predictor(model).images[0]
+    p = model if isinstance(model, (nn.Module, ModelPredictor)) else _images(as_predictor(model))[0]
     net = p.model if isinstance(p, ModelPredictor) else p
     if layer is None:
         if isinstance(p, ModelPredictor): layer = p.cam_layer
@@ -97,8 +102,7 @@ def cam_files(model, # any predictor, bundle, ensemble or run folder, Learner, o
     probs, ok, errs = p.predict_proba(files, bs, progress=False)
     kept = [f for f, k in zip(files, ok) if k]
     if not kept: raise DataError(f'None of the {len(files)} file(s) could be read, e.g. {files[0]}: {errs[0]}')
-    ims = p.images  # the members that look at the image (a model of measurements has no map)
-    if not ims: raise DataError(f'{p.name if hasattr(p, "name") else p}: no member looks at the image (measurements only): no Grad-CAM')
+    ims = _images(p)
     pred, side = probs.argmax(1), ims[0].size
     per = [_member_maps(m, kept, pred, bs, layer, side) for m in ims]
     maps = [mm for mm, _ in per]

@@ -13,10 +13,8 @@ from fastcore.basics import patch
 from ..core import DataError, safe_name, check_apart, OutDir
 from .predictor import Predictor, ModelPredictor
 from .morph import TablePredictor
-from .bundle import load_bundle, split_rows
-from .bundle import _bundle_parts, _write_bundle, _describe_sha, _screening, _screening_problems, ensemble_card, CARD
-from ..data.core import slides_known
-from ..evaluate.conformal import aps_scores, by_class, file_draws
+from .bundle import load_bundle, split_rows, calibrated, rounded
+from .bundle import _bundle_parts, _write_bundle, _describe_sha, _conformal_problems, _screening_problems, ensemble_card, CARD
 
 # %% auto #0
 __all__ = ['VOTES', 'MEMBERS', 'NOT_VOTING', 'hard_vote', 'soft_vote', 'Ensemble', 'load_ensemble', 'calibrate_ensemble']
@@ -155,7 +153,7 @@ def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
     if r.get('how', 'soft') not in VOTES: raise DataError(f"{path}/ensemble.json: how must be one of {VOTES}, got {r.get('how')!r}")
     if ('sha256' in r or 'conformal' in r) and _describe_sha(r) != r.get('sha256'):  # (written before checksums: no scores, nothing to check)
         raise DataError(f'{path}/ensemble.json was changed after export (members, vote, weights or conformal scores no longer match its checksum)')
-    if 'conformal' in r and (bad := _conformal_problems(r) + ([f'screening: {w}' for w in _screening_problems(r['screening'], r.get('vocab'))] if 'screening' in r else [])):
+    if 'conformal' in r and (bad := _conformal_problems(r, r.get('vocab')) + ([f'screening: {w}' for w in _screening_problems(r['screening'], r.get('vocab'))] if 'screening' in r else [])):
         raise DataError(f'{path}/ensemble.json: ' + '; '.join(bad))
     if links := [d for d in r['members'] if isinstance(d, str) and (path/d).is_symlink()]:
         raise DataError(f'{path}: member folder {links[0]} is a link; an ensemble folder holds its members (export it again)')
@@ -167,14 +165,6 @@ def load_ensemble(path, how:str|None=None, engine='torch') -> Ensemble:
         else: e.conformal, e.conformal_by_class, e.conformal_key, e.screening = r['conformal'], r.get('conformal_by_class'), r['conformal_key'], r.get('screening')
     e.path, e.conformal_for = path, (e.how, e.weights)  # the vote the scores were made for: scoring checks it still is
     return e
-
-def _conformal_problems(r:dict) -> list[str]:
-    "What is wrong with an ensemble's stored conformal scores"
-    ok = lambda xs: isinstance(xs, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and -1e-6 <= x <= 1 + 1e-6 for x in xs)
-    c = r.get('conformal_by_class')
-    return ([] if ok(r['conformal']) and r['conformal'] else ['conformal must be a non-empty list of scores from 0 to 1']) + (
-        [] if c is None or (isinstance(c, dict) and sorted(c) == sorted(r.get('vocab') or []) and all(map(ok, c.values())))
-        else ['conformal_by_class must give each class a list of scores from 0 to 1'])
 
 def calibrate_ensemble(path, # an `Ensemble.export` folder
                        df:pd.DataFrame, # divided manifest (`split`; fusion and morphometry members: feature columns, or the cells' masks)
@@ -189,15 +179,11 @@ def calibrate_ensemble(path, # an `Ensemble.export` folder
     sub = split_rows(df, split, e.vocab)
     probs, ok, errs = e.with_features(sub).member_probs(list(sub.path), bs, progress=False)
     if not ok.any(): raise DataError(f'None of the {len(sub)} {split!r} cells could be scored by every member, e.g. {sub.path.iloc[0]}: {errs[0]}')
-    voted, targs = e.combine(probs), [e.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
-    u = file_draws([f for f, k in zip(sub.path, ok) if k])
-    r = json.loads((path/'ensemble.json').read_text())
-    up = lambda xs: [math.ceil(float(s) * 1e6) / 1e6 for s in sorted(xs)]  # rounded up: a threshold never falls
-    slides = sub.group[ok].to_numpy() if 'group' in sub and slides_known(sub) else None
-    r.pop('screening', None)
-    r.update(conformal=up(aps_scores(voted, targs, u=u)), conformal_key=_vote_key(path, r),
-             conformal_by_class={c: up(v) for c, v in by_class(aps_scores(voted, targs, u=u, top=True), targs, e.vocab).items()},
-             **({'screening': s} if (s := _screening(voted, targs, e.vocab, binary, sensitivity, slides)) else {}))
+    targs = [e.vocab.index(str(l)) for l, k in zip(sub.label, ok) if k]
+    rec = calibrated(e.combine(probs), targs, sub, ok, e.vocab, binary, sensitivity)
+    r = {k: v for k, v in json.loads((path/'ensemble.json').read_text()).items() if k != 'screening'}
+    r.update(conformal=rounded(rec['conformal']), conformal_by_class={c: rounded(v) for c, v in rec['conformal_by_class'].items()},
+             conformal_key=_vote_key(path, r), **({'screening': rec['screening']} if rec['screening'] else {}))
     od = OutDir(path, kind='ensemble')  # the folder is the library's (its record says so); one writer at a time
     _write_ensemble(od, r)
     od.finish()

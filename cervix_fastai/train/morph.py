@@ -59,7 +59,7 @@ def fit_morph_member(df:pd.DataFrame, # divided manifest (`split`), with the `co
     vocab = sorted(df.label.astype(str).unique())
     if absent := sorted(set(vocab) - set(tr.label.astype(str))): raise DataError(f'the training split has no measured cell of class(es) {absent}')
     y = tr.label.astype(str).map({c: i for i, c in enumerate(vocab)}).to_numpy()
-    model = make_models(cont, [], len(vocab), (kind,), seed, **({k: v for k, v in mlp_kw.items()} if kind == 'mlp' else {}))[kind]
+    model = make_models(cont, [], len(vocab), (kind,), seed, **(mlp_kw if kind == 'mlp' else {}))[kind]
     model.fit(model_inputs(tr, cont, []), y)
     p = morph_predictor(model, kind, cont, vocab)
     p.training = _training_summary(SimpleNamespace(config=dict(seed=seed, **mlp_kw), manifest=df))
